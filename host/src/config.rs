@@ -1,0 +1,61 @@
+//! The gateway's TOML configuration: parsed once at start-up, checked completely, and
+//! handed out as plain typed values so no later code re-validates anything.
+//!
+//! Every error names the file, line, column and key path of the offending value
+//! (see [`ConfigError`]). Parsing runs in two steps: serde reads the file into the
+//! private `raw` shape (syntax, types, unknown keys, units), then `lower` applies the
+//! rules a type cannot express and builds [`Config`].
+
+mod check;
+mod error;
+mod locate;
+mod lower;
+mod model;
+mod raw;
+mod units;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use error::ConfigError;
+pub use model::{
+    Balance, Forwarding, Limits, PoolConfig, RouteConfig, ServerConfig, Timeouts, UpstreamConfig,
+    XffMode,
+};
+pub use units::{parse_duration, parse_size};
+
+use locate::Locator;
+use raw::RawConfig;
+
+/// The whole configuration, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    pub forwarding: Forwarding,
+    pub pool: PoolConfig,
+    /// Keyed by the name routes refer to; sorted, so logs and errors list them stably.
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    /// In file order, which breaks ties between equally specific routes.
+    pub routes: Vec<RouteConfig>,
+}
+
+impl Config {
+    /// Parses and validates `src`. `origin` names the file in error messages.
+    pub fn from_toml_str(src: &str, origin: &str) -> Result<Config, ConfigError> {
+        let at = Locator { origin, src };
+        let raw: RawConfig = serde_path_to_error::deserialize(toml::Deserializer::new(src))
+            .map_err(|err| at.deserialize_error(err))?;
+        lower::lower(raw, &at)
+    }
+
+    /// Reads the file at `path` and parses it with [`Config::from_toml_str`].
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|err| {
+            ConfigError::whole_file(&origin, format!("cannot read config: {err}"))
+        })?;
+        Config::from_toml_str(&src, &origin)
+    }
+}

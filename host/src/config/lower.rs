@@ -1,0 +1,236 @@
+//! Checks the parsed file and builds the public [`Config`]: the rules a type cannot
+//! express (non-empty lists, non-zero counts, routes naming real upstreams).
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+
+use super::check;
+use super::locate::{push_key, Locator};
+use super::model::{RouteConfig, ServerConfig, UpstreamConfig};
+use super::raw::{RawConfig, RawRoute, RawServer, RawUpstream};
+use super::{Config, ConfigError};
+
+pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigError> {
+    let server = server(raw.server, at)?;
+    let mut upstreams = BTreeMap::new();
+    for (name, upstream_raw) in raw.upstreams {
+        let built = upstream(&name, upstream_raw, at)?;
+        upstreams.insert(name, built);
+    }
+    if raw.routes.get_ref().is_empty() {
+        let message = "no routes; add at least one [[routes]] entry";
+        return Err(at.at(raw.routes.span(), "routes", message));
+    }
+    let routes = raw
+        .routes
+        .into_inner()
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| route(i, r, &upstreams, at))
+        .collect::<Result<_, _>>()?;
+    Ok(Config {
+        server,
+        limits: raw.limits,
+        timeouts: raw.timeouts,
+        forwarding: raw.forwarding,
+        pool: raw.pool,
+        upstreams,
+        routes,
+    })
+}
+
+/// Runs `check` on a spanned value, placing its message at the value.
+fn checked<T, U>(
+    value: &Spanned<T>,
+    key: impl FnOnce() -> String,
+    at: &Locator<'_>,
+    check: impl FnOnce(&T) -> Result<U, String>,
+) -> Result<U, ConfigError> {
+    check(value.get_ref()).map_err(|message| at.at(value.span(), key(), message))
+}
+
+/// A count that must be at least 1, with a hint on what to write instead of 0.
+fn positive<T: Copy + Default + PartialEq>(
+    value: &Spanned<T>,
+    key: &str,
+    hint: &str,
+    at: &Locator<'_>,
+) -> Result<T, ConfigError> {
+    checked(
+        value,
+        || key.to_owned(),
+        at,
+        |&n| match n == T::default() {
+            true => Err(format!("must be at least 1; {hint}")),
+            false => Ok(n),
+        },
+    )
+}
+
+fn server(raw: RawServer, at: &Locator<'_>) -> Result<ServerConfig, ConfigError> {
+    let key = "server.listen";
+    if raw.listen.get_ref().is_empty() {
+        return Err(at.at(
+            raw.listen.span(),
+            key,
+            "no listen addresses; add one such as \"127.0.0.1:8080\"",
+        ));
+    }
+    let mut listen = Vec::with_capacity(raw.listen.get_ref().len());
+    for (i, text) in raw.listen.get_ref().iter().enumerate() {
+        let key = || format!("{key}[{i}]");
+        let addr = checked(text, key, at, |t| check::listen_addr(t))?;
+        if listen.contains(&addr) {
+            return Err(at.at(text.span(), key(), format!("{addr} is listed twice")));
+        }
+        listen.push(addr);
+    }
+    let workers = match &raw.workers {
+        Some(w) => Some(positive(
+            w,
+            "server.workers",
+            "omit `workers` to run one per core",
+            at,
+        )?),
+        None => None,
+    };
+    let max_connections = match &raw.max_connections {
+        Some(n) => positive(
+            n,
+            "server.max_connections",
+            "it caps open client connections",
+            at,
+        )?,
+        None => ServerConfig::DEFAULT_MAX_CONNECTIONS,
+    };
+    Ok(ServerConfig {
+        listen,
+        workers,
+        max_connections,
+        reuse_port: raw.reuse_port.unwrap_or(ServerConfig::DEFAULT_REUSE_PORT),
+    })
+}
+
+fn upstream(name: &str, raw: RawUpstream, at: &Locator<'_>) -> Result<UpstreamConfig, ConfigError> {
+    let mut prefix = String::from("upstreams");
+    push_key(&mut prefix, name);
+    let endpoints_raw = raw.endpoints.get_ref();
+    if endpoints_raw.is_empty() {
+        let message = "no endpoints; add one such as \"127.0.0.1:9000\"";
+        return Err(at.at(raw.endpoints.span(), format!("{prefix}.endpoints"), message));
+    }
+    let mut endpoints = Vec::with_capacity(endpoints_raw.len());
+    for (i, text) in endpoints_raw.iter().enumerate() {
+        checked(
+            text,
+            || format!("{prefix}.endpoints[{i}]"),
+            at,
+            |t| check::endpoint(t),
+        )?;
+        endpoints.push(text.get_ref().clone());
+    }
+    let max_attempts = match &raw.max_attempts {
+        Some(n) => {
+            let hint = "it counts the first try";
+            positive(n, &format!("{prefix}.max_attempts"), hint, at)?
+        }
+        None => {
+            let count = u32::try_from(endpoints.len()).unwrap_or(u32::MAX);
+            count.min(UpstreamConfig::DEFAULT_MAX_ATTEMPTS)
+        }
+    };
+    Ok(UpstreamConfig {
+        endpoints,
+        balance: raw.balance,
+        max_attempts,
+    })
+}
+
+fn route(
+    index: usize,
+    raw: RawRoute,
+    upstreams: &BTreeMap<String, UpstreamConfig>,
+    at: &Locator<'_>,
+) -> Result<RouteConfig, ConfigError> {
+    let prefix = format!("routes[{index}]");
+    let m = &raw.matcher;
+    let host = match &m.host {
+        Some(h) => Some(checked(
+            h,
+            || format!("{prefix}.match.host"),
+            at,
+            |t| check::host_pattern(t),
+        )?),
+        None => None,
+    };
+    let path_prefix = match &m.path_prefix {
+        Some(p) => {
+            checked(
+                p,
+                || format!("{prefix}.match.path_prefix"),
+                at,
+                |t| check::path_prefix(t),
+            )?;
+            p.get_ref().clone()
+        }
+        None => "/".to_owned(),
+    };
+    let methods = match &m.methods {
+        Some(list) if list.get_ref().is_empty() => {
+            let message = "empty list matches nothing; omit `methods` to match every method";
+            return Err(at.at(list.span(), format!("{prefix}.match.methods"), message));
+        }
+        Some(list) => Some(
+            list.get_ref()
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    checked(
+                        t,
+                        || format!("{prefix}.match.methods[{i}]"),
+                        at,
+                        |t| check::method(t),
+                    )
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        None => None,
+    };
+    let upstream = raw.upstream.get_ref();
+    if !upstreams.contains_key(upstream) {
+        let message = unknown_upstream(upstream, upstreams);
+        return Err(at.at(raw.upstream.span(), format!("{prefix}.upstream"), message));
+    }
+    let allow_upgrade = raw
+        .allow_upgrade
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            checked(
+                t,
+                || format!("{prefix}.allow_upgrade[{i}]"),
+                at,
+                |t| check::upgrade_protocol(t),
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(RouteConfig {
+        host,
+        path_prefix,
+        methods,
+        upstream: upstream.clone(),
+        allow_upgrade,
+    })
+}
+
+fn unknown_upstream(name: &str, upstreams: &BTreeMap<String, UpstreamConfig>) -> String {
+    if upstreams.is_empty() {
+        return format!("unknown upstream `{name}`; no upstreams are configured");
+    }
+    let known: Vec<&str> = upstreams.keys().map(String::as_str).collect();
+    format!(
+        "unknown upstream `{name}`; configured: {}",
+        known.join(", ")
+    )
+}

@@ -1,0 +1,189 @@
+//! The validated configuration sections handed to the rest of the host.
+//!
+//! Sections without cross-field rules (`limits`, `timeouts`, `forwarding`, `pool`)
+//! deserialize straight into these types, so their defaults live in one place: the
+//! `Default` impls below. Sections that need checks after parsing (`server`,
+//! `upstreams`, `routes`) are read through `raw` and built by `lower`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::units;
+
+const KIB: usize = 1024;
+const MIB: u64 = 1024 * 1024;
+
+/// `[server]`: where and how the accept loops run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Addresses to bind; never empty and without duplicates.
+    pub listen: Vec<SocketAddr>,
+    /// Worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+    /// Connections accepted at once before new ones wait in the backlog.
+    pub max_connections: usize,
+    /// `SO_REUSEPORT`, so a restarted gateway can bind while the old one drains.
+    pub reuse_port: bool,
+}
+
+impl ServerConfig {
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+    pub const DEFAULT_REUSE_PORT: bool = true;
+}
+
+/// `[limits]`: caps that bound the memory one client can make the gateway hold.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [limits] table")]
+pub struct Limits {
+    pub max_headers: usize,
+    #[serde(deserialize_with = "units::size")]
+    pub max_head_bytes: usize,
+    #[serde(deserialize_with = "units::size")]
+    pub max_request_line: usize,
+    #[serde(deserialize_with = "units::size")]
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_headers: 100,
+            max_head_bytes: 64 * KIB,
+            max_request_line: 8 * KIB,
+            max_body_bytes: 64 * MIB,
+        }
+    }
+}
+
+/// `[timeouts]`: every wait on a peer is bounded, so a slow or silent peer cannot pin
+/// a connection forever.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [timeouts] table")]
+pub struct Timeouts {
+    /// Until the whole request head has arrived (slowloris defence).
+    #[serde(deserialize_with = "units::duration")]
+    pub header_read: Duration,
+    /// Longest gap between two body reads from the client.
+    #[serde(deserialize_with = "units::duration")]
+    pub body_idle: Duration,
+    /// Minimum average request-body rate in bytes/s; `None` (or 0) turns the check off.
+    #[serde(deserialize_with = "units::rate")]
+    pub body_min_rate: Option<u64>,
+    #[serde(deserialize_with = "units::duration")]
+    pub keepalive_idle: Duration,
+    #[serde(deserialize_with = "units::duration")]
+    pub upstream_connect: Duration,
+    /// Until the upstream's response head has arrived.
+    #[serde(deserialize_with = "units::duration")]
+    pub upstream_response: Duration,
+    /// Longest gap between two body reads from the upstream.
+    #[serde(deserialize_with = "units::duration")]
+    pub upstream_idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: Duration::from_secs(10),
+            body_idle: Duration::from_secs(30),
+            body_min_rate: None,
+            keepalive_idle: Duration::from_secs(60),
+            upstream_connect: Duration::from_secs(5),
+            upstream_response: Duration::from_secs(60),
+            upstream_idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `[forwarding]`: the headers that tell the upstream a proxy sits in between.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [forwarding] table")]
+pub struct Forwarding {
+    pub x_forwarded_for: XffMode,
+    pub x_forwarded_proto: bool,
+    /// Pseudonym in the `Via` header we add; `""` in TOML turns the header off.
+    #[serde(deserialize_with = "units::via")]
+    pub via: Option<String>,
+}
+
+impl Default for Forwarding {
+    fn default() -> Self {
+        Forwarding {
+            x_forwarded_for: XffMode::Append,
+            x_forwarded_proto: true,
+            via: Some("portcullis".to_owned()),
+        }
+    }
+}
+
+/// What to do with a client's `X-Forwarded-For`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XffMode {
+    /// Keep the client's list and add the peer address (behind a trusted edge).
+    #[default]
+    Append,
+    /// Drop the client's list and send only the peer address (we are the edge).
+    Replace,
+    /// Neither read nor add the header.
+    Off,
+}
+
+/// `[pool]`: idle upstream connections kept for reuse.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [pool] table")]
+pub struct PoolConfig {
+    #[serde(deserialize_with = "units::duration")]
+    pub idle_timeout: Duration,
+    /// 0 disables pooling.
+    pub max_idle_per_key: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            idle_timeout: Duration::from_secs(60),
+            max_idle_per_key: 32,
+        }
+    }
+}
+
+/// `[upstreams.NAME]`: a set of interchangeable origin servers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// `host:port` strings, never empty; resolved at connect time so DNS changes apply.
+    pub endpoints: Vec<String>,
+    pub balance: Balance,
+    /// Endpoints tried for one request, at least 1; defaults to `min(3, endpoints)`.
+    pub max_attempts: u32,
+}
+
+impl UpstreamConfig {
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+}
+
+/// How an upstream spreads requests over its endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    #[default]
+    RoundRobin,
+}
+
+/// `[[routes]]`: which requests go to which upstream; see [`crate::route::Router`] for
+/// how overlapping routes are ranked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// Lowercased exact host (`api.example.com`) or wildcard (`*.example.com`).
+    pub host: Option<String>,
+    /// Starts with `/`; matched as a byte prefix of the request path.
+    pub path_prefix: String,
+    /// Uppercased method tokens; `None` matches every method.
+    pub methods: Option<Vec<String>>,
+    /// A key of [`super::Config::upstreams`].
+    pub upstream: String,
+    /// Lowercased `Upgrade` protocols tunnelled on this route, e.g. `websocket`.
+    pub allow_upgrade: Vec<String>,
+}

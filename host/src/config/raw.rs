@@ -1,0 +1,68 @@
+//! The file's shape as serde reads it, before the checks in `lower`.
+//!
+//! Values that are checked after parsing are `Spanned`, so a failed check can still
+//! point at the exact line and column of the value.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::model::{Balance, Forwarding, Limits, PoolConfig, Timeouts};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub server: RawServer,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub forwarding: Forwarding,
+    #[serde(default)]
+    pub pool: PoolConfig,
+    pub upstreams: BTreeMap<String, RawUpstream>,
+    pub routes: Spanned<Vec<RawRoute>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [server] table")]
+pub(crate) struct RawServer {
+    pub listen: Spanned<Vec<Spanned<String>>>,
+    pub workers: Option<Spanned<usize>>,
+    pub max_connections: Option<Spanned<usize>>,
+    pub reuse_port: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an [upstreams.NAME] table")]
+pub(crate) struct RawUpstream {
+    pub endpoints: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub balance: Balance,
+    pub max_attempts: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [[routes]] table")]
+pub(crate) struct RawRoute {
+    /// Omitted `match` matches every request.
+    #[serde(rename = "match", default)]
+    pub matcher: RawMatch,
+    pub upstream: Spanned<String>,
+    #[serde(default)]
+    pub allow_upgrade: Vec<Spanned<String>>,
+}
+
+/// The `match = { ... }` inline table; flattened into `RouteConfig` by `lower`.
+#[derive(Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table such as { path_prefix = \"/\" }"
+)]
+pub(crate) struct RawMatch {
+    pub host: Option<Spanned<String>>,
+    pub path_prefix: Option<Spanned<String>>,
+    pub methods: Option<Spanned<Vec<Spanned<String>>>>,
+}

@@ -1,0 +1,60 @@
+//! Hop-by-hop fields (RFC 9110 §7.6.1) describe one connection, not the message: they are
+//! removed before forwarding in either direction, together with every field the sender
+//! named in `Connection`, so a client cannot make us forward (or drop) internals by naming them.
+
+use bytes::Bytes;
+
+use super::header::{tokens, Headers};
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+/// Removes hop-by-hop fields (Transfer-Encoding among them: the proxy renders its own
+/// framing; Content-Length is the caller's call, since HEAD and 304 replies keep it). Returns the Upgrade value, if any, for the caller to decide on tunnelling.
+pub fn strip(headers: &mut Headers) -> Option<Bytes> {
+    let upgrade = if headers.has_token("connection", "upgrade") { headers.get("upgrade").cloned() } else { None };
+    // Connection values are cheap `Bytes` clones; at most a handful per message.
+    let named: Vec<Bytes> = headers.get_all("connection").cloned().collect();
+    headers.retain(|h| {
+        !(HOP_BY_HOP.iter().any(|n| h.is(n))
+            || named.iter().any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(&h.name))))
+    });
+    upgrade
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http1::header::Header;
+
+    #[test]
+    fn strips_listed_and_named_fields() {
+        let mut h = Headers::default();
+        for (n, v) in [
+            ("Host", "a"),
+            ("Connection", "keep-alive, X-Secret, Upgrade"),
+            ("Connection", "x-other"),
+            ("X-Secret", "1"),
+            ("X-Other", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("Upgrade", "websocket"),
+            ("TE", "trailers"),
+            ("Content-Length", "3"),
+            ("X-Kept", "yes"),
+        ] {
+            h.push(Header::new(n, v));
+        }
+        let upgrade = strip(&mut h);
+        assert_eq!(upgrade.as_deref(), Some(&b"websocket"[..]));
+        let names: Vec<_> = h.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect();
+        assert_eq!(names, ["Host", "Content-Length", "X-Kept"]);
+    }
+}

@@ -1,0 +1,123 @@
+//! Response heads from origins. Every status from 100 to 999 is accepted and its reason
+//! phrase kept byte for byte: real origins send 599–999 and custom phrases, and a proxy that
+//! rewrites them breaks clients that depend on them (Pingora learned this in production).
+
+use bytes::{Bytes, BytesMut};
+
+use super::error::{from_httparse, HeadError};
+use super::header::{Header, Headers};
+use super::Version;
+
+#[derive(Clone, Debug)]
+pub struct ResponseHead {
+    pub version: Version,
+    pub status: u16,
+    pub reason: Bytes,
+    pub headers: Headers,
+}
+
+impl ResponseHead {
+    pub fn new(status: u16, reason: &'static str) -> ResponseHead {
+        ResponseHead {
+            version: Version::Http11,
+            status,
+            reason: Bytes::from_static(reason.as_bytes()),
+            headers: Headers::default(),
+        }
+    }
+
+    pub fn is_interim(&self) -> bool {
+        (100..200).contains(&self.status)
+    }
+
+    /// Whether the origin allows the connection to be reused after this response.
+    pub fn keep_alive(&self) -> bool {
+        match self.version {
+            Version::Http11 => !self.headers.has_token("connection", "close"),
+            Version::Http10 => self.headers.has_token("connection", "keep-alive"),
+        }
+    }
+}
+
+/// Parses one response head from the front of `buf` (`Ok(None)`: need more bytes).
+pub fn parse(buf: &mut BytesMut, max_headers: usize, max_head_bytes: usize) -> Result<Option<ResponseHead>, HeadError> {
+    let mut slots = [httparse::EMPTY_HEADER; 128];
+    let mut heap;
+    let slots: &mut [httparse::Header<'_>] = if max_headers <= slots.len() {
+        &mut slots[..max_headers]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; max_headers];
+        &mut heap
+    };
+    let mut res = httparse::Response::new(slots);
+    let len = match res.parse(buf).map_err(from_httparse)? {
+        httparse::Status::Complete(len) if len <= max_head_bytes => len,
+        httparse::Status::Partial if buf.len() <= max_head_bytes => return Ok(None),
+        _ => return Err(HeadError::HeadTooLarge),
+    };
+    let status = res.code.unwrap_or(0);
+    if !(100..=999).contains(&status) {
+        return Err(HeadError::Malformed("status code out of range"));
+    }
+    let version = Version::from_minor(res.version.unwrap_or(1));
+    let base = buf.as_ptr() as usize;
+    let spans: Vec<_> = res
+        .headers
+        .iter()
+        .map(|h| {
+            let name = h.name.as_ptr() as usize - base;
+            let value = h.value.as_ptr() as usize - base;
+            (name, name + h.name.len(), value, value + h.value.len())
+        })
+        .collect();
+
+    let head = buf.split_to(len).freeze();
+    if super::has_bare_lf(&head) {
+        return Err(HeadError::Malformed("bare LF line ending"));
+    }
+    let reason = reason_phrase(&head);
+    let mut headers = Headers::with_capacity(spans.len() + 2);
+    for (n0, n1, v0, v1) in spans {
+        headers.push(Header { name: head.slice(n0..n1), value: head.slice(v0..v1) });
+    }
+    Ok(Some(ResponseHead { version, status, reason, headers }))
+}
+
+/// The raw reason phrase: everything after `HTTP/1.x NNN ` up to CRLF (may be empty).
+fn reason_phrase(head: &Bytes) -> Bytes {
+    let start = head.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let line_end = start + memchr::memchr(b'\r', &head[start..]).unwrap_or(0);
+    // "HTTP/1.1 200" is 12 bytes; the phrase starts after the following space.
+    if line_end > start + 13 {
+        head.slice(start + 13..line_end)
+    } else {
+        Bytes::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn keeps_nonstandard_status_and_reason() {
+        let mut buf = BytesMut::from(&b"HTTP/1.1 599 Network Connect Timeout \xe9rror\r\nContent-Length: 0\r\n\r\nrest"[..]);
+        let head = parse(&mut buf, 100, 65536).unwrap().unwrap();
+        assert_eq!(head.status, 599);
+        assert_eq!(&head.reason[..], b"Network Connect Timeout \xe9rror");
+        assert_eq!(&buf[..], b"rest");
+        let mut buf = BytesMut::from(&b"HTTP/1.0 999\r\n\r\n"[..]);
+        let head = parse(&mut buf, 100, 65536).unwrap().unwrap();
+        assert_eq!((head.status, &head.reason[..]), (999, &b""[..]));
+        assert!(!head.keep_alive());
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for raw in [&b"garbage\r\n\r\n"[..], b"HTTP/1.1 20 OK\r\n\r\n", b"HTTP/1.1 099 X\r\n\r\n", b"HTTP/1.1 200 OK\nA: b\n\n"] {
+            assert!(parse(&mut BytesMut::from(raw), 100, 65536).is_err(), "{raw:?}");
+        }
+        assert!(parse(&mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: b"[..]), 100, 65536).unwrap().is_none());
+    }
+}

@@ -1,0 +1,19 @@
+//! portcullis: a reverse proxy whose business logic runs as sandboxed WebAssembly
+//! components. This crate is the native host: accept loop, HTTP/1.1 codec, routing,
+//! the shared upstream connection pool, limits and timeouts.
+//!
+//! The request path follows the phase chart in `ARCHITECTURE.md`; `proxy::exchange`
+//! reads top to bottom in that order.
+
+pub mod config;
+pub mod route;
+pub mod pool;
+pub mod upstream;
+pub mod http1;
+pub mod error;
+pub mod proxy;
+pub mod server;
+pub mod demo;
+
+pub use config::Config;
+pub use server::{run, Gateway};

@@ -1,0 +1,60 @@
+//! The `portcullis` command: parses the command line and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// portcullis: a reverse proxy whose business logic runs as sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway with a TOML config until SIGINT/SIGTERM.
+    Run {
+        /// Path to the TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config file and exit: 0 if it is valid, 1 with the error (file:line:column: key) if not.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run the gateway with the embedded example config in front of local demo origins.
+    Demo,
+    /// Run only the demo origin (echoes the request head as JSON) on ADDR.
+    Origin {
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => portcullis::Config::load(&config).map_err(anyhow::Error::from).and_then(portcullis::run),
+        Command::Check { config } => portcullis::Config::load(&config).map(|_| println!("{}: ok", config.display())).map_err(Into::into),
+        Command::Demo => portcullis::demo::run_demo(),
+        Command::Origin { listen } => portcullis::demo::run_origin(listen),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PORTCULLIS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

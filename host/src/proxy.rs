@@ -1,0 +1,14 @@
+//! The request path. `connection::serve` owns one client connection; `exchange::exchange`
+//! handles one request through the phase chart of ARCHITECTURE.md, top to bottom.
+
+mod call;
+mod connection;
+mod exchange;
+mod forwarding;
+mod io;
+mod relay;
+mod state;
+mod tunnel;
+
+pub(crate) use connection::{reject_overloaded, serve};
+pub use state::Proxy;

@@ -1,0 +1,208 @@
+//! Getting a response head from an upstream: pick endpoints round-robin, reuse a pooled
+//! connection or connect, send the request (streaming its body), read the response head.
+//!
+//! Retry rules, in one place: a failed connect moves on to the next endpoint (bounded by the
+//! upstream's `max_attempts`); a *reused* connection that turns out dead before any response
+//! byte arrived, and before any request body byte was sent, is retried once on a fresh
+//! connection (the origin closed it while it sat idle). A request whose body has started
+//! streaming is never resent.
+
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use super::exchange::Failure;
+use super::io::{Conn, ReadFault};
+use super::relay::{relay, Encode, RelayFault, RelayLimits};
+use super::Proxy;
+use crate::error::ProxyError;
+use crate::http1::{render, response, BodyDecoder, BodyKind, HeadError, RequestHead, ResponseHead, Version};
+use crate::pool::PoolKey;
+use crate::upstream::{connect, ConnectError, Upstream};
+
+pub(crate) struct Upstreamed {
+    pub conn: Conn,
+    pub key: PoolKey,
+    /// The final (or 101) response head.
+    pub head: ResponseHead,
+    /// Whether the whole request body was read from the client and sent. If not (the origin
+    /// answered early), neither connection can be reused.
+    pub request_complete: bool,
+}
+
+/// How one attempt on one connection ended, when it did not produce a response.
+enum AttemptError {
+    /// The connection died before anything irrevocable happened: safe to retry on a fresh one.
+    Stale(String),
+    Fatal(Failure),
+}
+
+pub(crate) async fn call(
+    proxy: &Proxy,
+    upstream: &Upstream,
+    req: &RequestHead,
+    client: &mut Conn,
+    expects_continue: bool,
+) -> Result<Upstreamed, Failure> {
+    let timeouts = &proxy.config.timeouts;
+    let mut head = BytesMut::with_capacity(1024);
+    render::request(req, req.body, &mut head);
+    let mut continue_sent = false;
+    let mut last_error = None;
+
+    for endpoint in upstream.attempts() {
+        let key = PoolKey { addr: endpoint.to_owned(), tls: false, sni: None, alpn: None };
+        let mut pooled = proxy.pool.checkout(&key);
+        loop {
+            let reused = pooled.is_some();
+            let stream = match pooled.take() {
+                Some(stream) => stream,
+                None => match connect(endpoint, timeouts.upstream_connect).await {
+                    Ok(stream) => {
+                        proxy.pool.record_new();
+                        stream
+                    }
+                    Err(err) => {
+                        tracing::warn!(upstream = %upstream.name, endpoint, error = %err, "connect failed");
+                        last_error = Some(connect_error(&upstream.name, err));
+                        break;
+                    }
+                },
+            };
+            let mut conn = Conn::new(stream);
+            match attempt(proxy, &mut conn, &head, req, client, expects_continue, &mut continue_sent).await {
+                Ok((resp, request_complete)) => {
+                    return Ok(Upstreamed { conn, key, head: resp, request_complete });
+                }
+                Err(AttemptError::Stale(why)) if reused => {
+                    tracing::debug!(upstream = %upstream.name, endpoint, why, "pooled connection was dead; retrying fresh");
+                }
+                Err(AttemptError::Stale(why)) => return Err(ProxyError::UpstreamClosed(why).into()),
+                Err(AttemptError::Fatal(failure)) => return Err(failure),
+            }
+        }
+    }
+    Err(last_error
+        .unwrap_or_else(|| ProxyError::UpstreamConnect { upstream: upstream.name.clone(), detail: "no endpoints".into() })
+        .into())
+}
+
+fn connect_error(upstream: &str, err: ConnectError) -> ProxyError {
+    match err {
+        ConnectError::Timeout(_) => ProxyError::UpstreamConnectTimeout { upstream: upstream.to_owned() },
+        other => ProxyError::UpstreamConnect { upstream: upstream.to_owned(), detail: other.to_string() },
+    }
+}
+
+/// Sends the head and body on `conn` and reads the response head.
+async fn attempt(
+    proxy: &Proxy,
+    conn: &mut Conn,
+    head: &[u8],
+    req: &RequestHead,
+    client: &mut Conn,
+    expects_continue: bool,
+    continue_sent: &mut bool,
+) -> Result<(ResponseHead, bool), AttemptError> {
+    let timeouts = &proxy.config.timeouts;
+    if let Err(err) = conn.write_all(head, timeouts.upstream_idle).await {
+        return Err(AttemptError::Stale(format!("writing the request head: {err}")));
+    }
+
+    let mut request_complete = true;
+    let mut body_started = false;
+    if !req.body.is_empty() {
+        if expects_continue && !*continue_sent {
+            // We answer the client's expectation only now that an origin is connected, so
+            // a refused request (404, 413, 502) never makes the client send its body.
+            *continue_sent = true;
+            if client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", timeouts.body_idle).await.is_err() {
+                return Err(AttemptError::Fatal(Failure::Abort("client went away before sending its body")));
+            }
+        }
+        body_started = true;
+        let encode = if req.body == BodyKind::Chunked { Encode::Chunked } else { Encode::Raw };
+        let mut decoder = BodyDecoder::new(req.body, proxy.config.limits.max_head_bytes);
+        let limits = RelayLimits {
+            read_idle: timeouts.body_idle,
+            write_idle: timeouts.upstream_idle,
+            max_bytes: Some(proxy.config.limits.max_body_bytes),
+            min_rate: timeouts.body_min_rate,
+        };
+        match relay(client, &mut decoder, &mut conn.stream, encode, &limits).await {
+            Ok(_) => {}
+            Err(RelayFault::Write(err)) => {
+                // The origin stopped reading: it may have answered early (a 413 of its own).
+                tracing::debug!(error = %err, "origin stopped reading the request body");
+                request_complete = false;
+            }
+            Err(fault) => return Err(AttemptError::Fatal(client_body_failure(fault))),
+        }
+    }
+
+    let deadline = Instant::now() + timeouts.upstream_response;
+    loop {
+        match read_response_head(proxy, conn, deadline).await {
+            Ok(resp) if resp.is_interim() && resp.status != 101 => {
+                // 100 is ours to send (see above); other 1xx (103 Early Hints, 102) are
+                // forwarded to clients that understand them.
+                if resp.status != 100 && req.version == Version::Http11 {
+                    let mut out = BytesMut::new();
+                    let mut interim = resp;
+                    proxy.fields.response(&mut interim.headers);
+                    render::response(&interim, None, false, &mut out);
+                    if client.write_all(&out, timeouts.body_idle).await.is_err() {
+                        return Err(AttemptError::Fatal(Failure::Abort("client went away during 1xx")));
+                    }
+                }
+            }
+            Ok(resp) => return Ok((resp, request_complete)),
+            Err(HeadRead::ClosedEarly(why)) if !body_started => return Err(AttemptError::Stale(why)),
+            Err(HeadRead::ClosedEarly(why)) => return Err(AttemptError::Fatal(ProxyError::UpstreamClosed(why).into())),
+            Err(HeadRead::Failed(err)) => return Err(AttemptError::Fatal(err.into())),
+        }
+    }
+}
+
+fn client_body_failure(fault: RelayFault) -> Failure {
+    match fault {
+        RelayFault::ReadTimeout | RelayFault::TooSlow => ProxyError::ClientTimeout.into(),
+        RelayFault::TooLarge => ProxyError::Client(HeadError::BodyTooLarge).into(),
+        RelayFault::Malformed(kind) => ProxyError::Client(kind).into(),
+        RelayFault::Truncated(err) => {
+            tracing::debug!(?err, "client closed mid-body");
+            Failure::Abort("client closed mid-body")
+        }
+        // Handled by the caller; kept total for safety.
+        RelayFault::Write(_) => ProxyError::UpstreamClosed("origin stopped reading".into()).into(),
+    }
+}
+
+enum HeadRead {
+    /// EOF or reset before a single response byte.
+    ClosedEarly(String),
+    Failed(ProxyError),
+}
+
+async fn read_response_head(proxy: &Proxy, conn: &mut Conn, deadline: Instant) -> Result<ResponseHead, HeadRead> {
+    let limits = &proxy.config.limits;
+    let mut received_any = !conn.buf.is_empty();
+    loop {
+        if !conn.buf.is_empty() {
+            match response::parse(&mut conn.buf, limits.max_headers, limits.max_head_bytes) {
+                Ok(Some(head)) => return Ok(head),
+                Ok(None) => {}
+                Err(err) => return Err(HeadRead::Failed(ProxyError::UpstreamInvalid(err))),
+            }
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match conn.read_more(wait).await {
+            Ok(0) if !received_any => return Err(HeadRead::ClosedEarly("closed before responding".into())),
+            Ok(0) => return Err(HeadRead::Failed(ProxyError::UpstreamInvalid(HeadError::Truncated))),
+            Ok(_) => received_any = true,
+            Err(ReadFault::Timeout) => return Err(HeadRead::Failed(ProxyError::UpstreamTimeout)),
+            Err(ReadFault::Io(err)) if !received_any => return Err(HeadRead::ClosedEarly(err.to_string())),
+            Err(ReadFault::Io(err)) => return Err(HeadRead::Failed(ProxyError::UpstreamClosed(err.to_string()))),
+        }
+    }
+}

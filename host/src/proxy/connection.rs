@@ -1,0 +1,111 @@
+//! One client connection: read a head, run the exchange, repeat while keep-alive holds.
+//! Pipelined requests are answered in order because the next head is only parsed from the
+//! buffer after the previous exchange has finished.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::exchange::{exchange, After, Failure};
+use super::io::{Conn, ReadFault};
+use super::Proxy;
+use crate::error::{error_response, ProxyError};
+use crate::http1::{RequestHead, RequestParser};
+
+pub(crate) async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let mut client = Conn::new(stream);
+    let mut parser = RequestParser::new(proxy.head_limits);
+    let mut first = true;
+    loop {
+        let head = match read_head(&proxy, &mut client, &mut parser, first).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::debug!(%peer, error = %err, "refusing request head");
+                return respond_and_close(&proxy, &mut client, &err).await;
+            }
+        };
+        first = false;
+        match exchange(&proxy, &mut client, peer, head).await {
+            Ok(After::KeepAlive) => continue,
+            Ok(After::Close) => return,
+            Err(Failure::Respond(err)) => {
+                let (status, _) = err.status();
+                if status >= 500 {
+                    tracing::warn!(%peer, error = %err, status, "request failed");
+                } else {
+                    tracing::debug!(%peer, error = %err, status, "request refused");
+                }
+                return respond_and_close(&proxy, &mut client, &err).await;
+            }
+            Err(Failure::Abort(reason)) => {
+                tracing::debug!(%peer, reason, "connection aborted");
+                return;
+            }
+        }
+    }
+}
+
+/// Waits for a complete head. The first byte may take `header_read` on a new connection or
+/// `keepalive_idle` between requests; once a head has started it must be complete within
+/// `header_read` of its first byte, however slowly it trickles in (slowloris).
+async fn read_head(
+    proxy: &Proxy,
+    client: &mut Conn,
+    parser: &mut RequestParser,
+    first: bool,
+) -> Result<Option<RequestHead>, ProxyError> {
+    let timeouts = &proxy.config.timeouts;
+    let idle = if first { timeouts.header_read } else { timeouts.keepalive_idle };
+    let mut deadline: Option<Instant> = None;
+    loop {
+        if !client.buf.is_empty() {
+            if let Some(head) = parser.parse(&mut client.buf).map_err(ProxyError::Client)? {
+                return Ok(Some(head));
+            }
+            deadline.get_or_insert_with(|| Instant::now() + timeouts.header_read);
+        }
+        let wait = deadline.map_or(idle, |d| d.saturating_duration_since(Instant::now()));
+        match client.read_more(wait).await {
+            Ok(0) | Err(ReadFault::Io(_)) => return Ok(None),
+            Ok(_) => continue,
+            Err(ReadFault::Timeout) if deadline.is_some() => return Err(ProxyError::ClientTimeout),
+            Err(ReadFault::Timeout) => return Ok(None),
+        }
+    }
+}
+
+/// Sends an error response, then closes without resetting the connection: closing a socket
+/// with unread input makes the kernel send RST, which can destroy the response before the
+/// client reads it (a client still uploading the body it was refused for, say).
+async fn respond_and_close(proxy: &Proxy, client: &mut Conn, err: &ProxyError) {
+    let out = error_response(err, proxy.fields.via_name());
+    if client.write_all(&out, proxy.config.timeouts.body_idle).await.is_err() {
+        return;
+    }
+    linger(client).await;
+}
+
+async fn linger(client: &mut Conn) {
+    const LINGER: Duration = Duration::from_secs(2);
+    const LINGER_BYTES: usize = 1 << 20;
+    let _ = client.stream.shutdown().await;
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        client.buf.clear();
+        match client.read_more(LINGER).await {
+            Ok(n) if n > 0 => drained += n,
+            _ => return,
+        }
+    }
+}
+
+/// Over `max_connections`: answer 503 instead of leaving the client hanging in a queue.
+pub(crate) async fn reject_overloaded(proxy: Arc<Proxy>, stream: TcpStream) {
+    let mut client = Conn::new(stream);
+    respond_and_close(&proxy, &mut client, &ProxyError::Overloaded).await;
+}

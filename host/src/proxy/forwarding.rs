@@ -1,0 +1,85 @@
+//! Fields the gateway adds or removes on the way through: hop-by-hop removal,
+//! `X-Forwarded-For`, `X-Forwarded-Proto` and `Via`.
+
+use std::net::IpAddr;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::config::{Forwarding, XffMode};
+use crate::http1::{hop_by_hop, Headers, Version};
+
+/// Precomputed values so the per-request work is a few pushes.
+pub(crate) struct ForwardingFields {
+    xff: XffMode,
+    proto: bool,
+    via_request: Option<(Bytes, Bytes)>,
+    via_response: Option<Bytes>,
+    via_name: Option<String>,
+}
+
+impl ForwardingFields {
+    pub(crate) fn new(cfg: &Forwarding) -> ForwardingFields {
+        let via = cfg.via.as_deref();
+        ForwardingFields {
+            xff: cfg.x_forwarded_for,
+            proto: cfg.x_forwarded_proto,
+            via_request: via.map(|v| (Bytes::from(format!("1.0 {v}")), Bytes::from(format!("1.1 {v}")))),
+            via_response: via.map(|v| Bytes::from(format!("1.1 {v}"))),
+            via_name: via.map(str::to_owned),
+        }
+    }
+
+    pub(crate) fn via_name(&self) -> Option<&str> {
+        self.via_name.as_deref()
+    }
+
+    /// Rewrites a request's fields for the origin. Returns the Upgrade protocol the client
+    /// asked for (if any); the caller decides whether the route allows tunnelling it.
+    pub(crate) fn request(&self, headers: &mut Headers, version: Version, client: IpAddr) -> Option<Bytes> {
+        let upgrade = hop_by_hop::strip(headers);
+        headers.remove("content-length");
+        // We answer `Expect: 100-continue` ourselves; the origin sees a plain request.
+        headers.remove("expect");
+        match self.xff {
+            XffMode::Off => {}
+            XffMode::Replace => headers.set("x-forwarded-for", ip_bytes(client)),
+            XffMode::Append => append_to_list(headers, "x-forwarded-for", "X-Forwarded-For", ip_bytes(client)),
+        }
+        if self.proto {
+            headers.set("x-forwarded-proto", Bytes::from_static(b"http"));
+        }
+        if let Some((v10, v11)) = &self.via_request {
+            let ours = if version == Version::Http10 { v10 } else { v11 };
+            append_to_list(headers, "via", "Via", ours.clone());
+        }
+        upgrade
+    }
+
+    /// Rewrites a response's fields for the client (Content-Length is the caller's).
+    pub(crate) fn response(&self, headers: &mut Headers) {
+        hop_by_hop::strip(headers);
+        if let Some(via) = &self.via_response {
+            append_to_list(headers, "via", "Via", via.clone());
+        }
+    }
+}
+
+fn ip_bytes(ip: IpAddr) -> Bytes {
+    Bytes::from(ip.to_string())
+}
+
+/// Appends to a list-valued field, folding any duplicate lines into one comma-separated
+/// value so every origin reads the same list.
+fn append_to_list(headers: &mut Headers, name: &'static str, display_name: &'static str, ours: Bytes) {
+    if !headers.contains(name) {
+        headers.append(Bytes::from_static(display_name.as_bytes()), ours);
+        return;
+    }
+    let mut joined = BytesMut::new();
+    for value in headers.get_all(name) {
+        joined.put_slice(value);
+        joined.put_slice(b", ");
+    }
+    joined.put_slice(&ours);
+    headers.set(name, joined.freeze());
+}

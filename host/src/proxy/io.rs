@@ -1,0 +1,62 @@
+//! A TCP stream with its read buffer and per-operation deadlines.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How much we ask the kernel for per read. Also the largest body piece we forward at once,
+/// which bounds per-connection memory while streaming.
+pub(crate) const READ_CHUNK: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub(crate) enum ReadFault {
+    Timeout,
+    Io(io::Error),
+}
+
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
+    pub(crate) buf: BytesMut,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream) -> Conn {
+        Conn { stream, buf: BytesMut::with_capacity(8 * 1024) }
+    }
+
+    /// Reads more bytes into the buffer; `Ok(0)` is end of stream.
+    pub(crate) async fn read_more(&mut self, within: Duration) -> Result<usize, ReadFault> {
+        if self.buf.capacity() - self.buf.len() < 1024 {
+            self.buf.reserve(READ_CHUNK.min(self.buf.len().max(8 * 1024)));
+        }
+        match tokio::time::timeout(within, self.stream.read_buf(&mut self.buf)).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(ReadFault::Io(e)),
+            Err(_) => Err(ReadFault::Timeout),
+        }
+    }
+
+    pub(crate) async fn write_all(&mut self, data: &[u8], within: Duration) -> io::Result<()> {
+        write_all(&mut self.stream, data, within).await
+    }
+}
+
+/// Writes everything or fails; a peer that stops reading for `within` is given up on, so a
+/// client that never reads cannot pin an upstream connection forever.
+pub(crate) async fn write_all(stream: &mut TcpStream, data: &[u8], within: Duration) -> io::Result<()> {
+    match tokio::time::timeout(within, stream.write_all(data)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write stalled")),
+    }
+}
+
+/// Writes a sequence of buffers (vectored where the socket supports it).
+pub(crate) async fn write_buf(stream: &mut TcpStream, mut data: impl Buf, within: Duration) -> io::Result<()> {
+    match tokio::time::timeout(within, stream.write_all_buf(&mut data)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write stalled")),
+    }
+}

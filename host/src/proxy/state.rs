@@ -1,0 +1,56 @@
+//! Everything a request needs, built once from a validated config and shared read-only by
+//! all worker threads.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::http1::request::HeadLimits;
+use crate::pool::{Pool, PoolStats};
+use crate::route::Router;
+use crate::upstream::Upstream;
+
+use super::forwarding::ForwardingFields;
+
+pub struct Proxy {
+    pub(crate) config: Config,
+    pub(crate) router: Router,
+    pub(crate) upstreams: Vec<Upstream>,
+    /// `route_upstream[i]` indexes `upstreams` for `config.routes[i]`, resolved at load so
+    /// the request path never looks a name up.
+    pub(crate) route_upstream: Vec<usize>,
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) head_limits: HeadLimits,
+    pub(crate) fields: ForwardingFields,
+}
+
+impl Proxy {
+    /// Builds the shared state. The config is already validated, so every route's upstream exists.
+    pub fn new(config: Config) -> Proxy {
+        let upstreams: Vec<Upstream> = config.upstreams.iter().map(|(name, cfg)| Upstream::new(name, cfg)).collect();
+        let by_name: HashMap<&str, usize> =
+            config.upstreams.keys().enumerate().map(|(i, name)| (name.as_str(), i)).collect();
+        let route_upstream = config.routes.iter().map(|r| by_name.get(r.upstream.as_str()).copied().unwrap_or(0)).collect();
+        Proxy {
+            router: Router::new(&config.routes),
+            upstreams,
+            route_upstream,
+            pool: Arc::new(Pool::new(&config.pool)),
+            head_limits: HeadLimits {
+                max_headers: config.limits.max_headers,
+                max_head_bytes: config.limits.max_head_bytes,
+                max_request_line: config.limits.max_request_line,
+            },
+            fields: ForwardingFields::new(&config.forwarding),
+            config,
+        }
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.stats()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}

@@ -1,0 +1,143 @@
+//! Listeners and the accept loop: one task per connection, a global connection limit, and
+//! sockets bound with SO_REUSEPORT so a second process can bind the same address (the basis
+//! of zero-downtime restarts).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::pool::PoolStats;
+use crate::proxy::{reject_overloaded, serve, Proxy};
+
+/// A running gateway inside the current tokio runtime.
+pub struct Gateway {
+    proxy: Arc<Proxy>,
+    addrs: Vec<SocketAddr>,
+    accept_tasks: Vec<JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Binds every listener and starts accepting. Fails (naming the address) if any bind fails.
+    pub async fn start(config: Config) -> anyhow::Result<Gateway> {
+        let listeners = config
+            .server
+            .listen
+            .iter()
+            .map(|addr| bind(*addr, config.server.reuse_port).with_context(|| format!("cannot listen on {addr}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let limit = Arc::new(Semaphore::new(config.server.max_connections));
+        let proxy = Arc::new(Proxy::new(config));
+        proxy.pool.spawn_reaper();
+        let mut addrs = Vec::with_capacity(listeners.len());
+        let mut accept_tasks = Vec::with_capacity(listeners.len());
+        for listener in listeners {
+            addrs.push(listener.local_addr()?);
+            accept_tasks.push(tokio::spawn(accept_loop(listener, proxy.clone(), limit.clone())));
+        }
+        Ok(Gateway { proxy, addrs, accept_tasks })
+    }
+
+    /// The bound addresses, in `server.listen` order (useful with port 0).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.proxy.pool_stats()
+    }
+
+    /// Stops accepting; connections in flight finish on their own.
+    pub fn stop_accepting(&self) {
+        for task in &self.accept_tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop_accepting();
+    }
+}
+
+fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+async fn accept_loop(listener: TcpListener, proxy: Arc<Proxy>, limit: Arc<Semaphore>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // EMFILE and friends: back off briefly instead of spinning on the error.
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        match limit.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let proxy = proxy.clone();
+                tokio::spawn(async move {
+                    serve(proxy, stream, peer).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tracing::warn!(%peer, "max_connections reached; answering 503");
+                tokio::spawn(reject_overloaded(proxy.clone(), stream));
+            }
+        }
+    }
+}
+
+/// Runs the gateway until SIGINT or SIGTERM, on a runtime with `server.workers` threads.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    runtime(&config)?.block_on(async {
+        let gateway = Gateway::start(config).await?;
+        for addr in gateway.local_addrs() {
+            // Scripts and tests read this line to learn the bound port.
+            println!("portcullis listening on http://{addr}");
+        }
+        wait_for_shutdown_signal().await;
+        gateway.stop_accepting();
+        Ok(())
+    })
+}
+
+pub fn runtime(config: &Config) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = config.server.workers {
+        builder.worker_threads(workers);
+    }
+    builder.enable_all().thread_name("portcullis-worker").build().context("cannot start the runtime")
+}
+
+pub async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,70 @@
+//! Upstream groups: which endpoints a request tries, in which order, and how to connect.
+
+mod connect;
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use crate::config::{Balance, UpstreamConfig};
+
+pub use connect::{connect, ConnectError};
+
+/// A named group of interchangeable origin endpoints.
+#[derive(Debug)]
+pub struct Upstream {
+    pub name: String,
+    endpoints: Vec<String>,
+    /// Round-robin cursor shared by all workers; only its rotation matters, so wrapping
+    /// and `Relaxed` are fine.
+    next: AtomicUsize,
+    /// Already clamped to `1..=endpoints.len()` (or 0 when there are no endpoints).
+    max_attempts: u32,
+}
+
+// === impl Upstream ===
+
+impl Upstream {
+    pub fn new(name: &str, cfg: &UpstreamConfig) -> Upstream {
+        // Round-robin is the only strategy; matching exhaustively makes a new one fail
+        // to compile here instead of silently balancing round-robin.
+        match cfg.balance {
+            Balance::RoundRobin => {}
+        }
+        let endpoints = cfg.endpoints.clone();
+        // Config validation guarantees 1 <= max_attempts and a non-empty list; clamp
+        // anyway so a hand-built config can neither repeat an endpoint nor try none.
+        let cap = u32::try_from(endpoints.len()).unwrap_or(u32::MAX);
+        let max_attempts = cfg.max_attempts.max(1).min(cap);
+        Upstream {
+            name: name.to_owned(),
+            endpoints,
+            next: AtomicUsize::new(0),
+            max_attempts,
+        }
+    }
+
+    /// The endpoints to try for one request, in order: up to `max_attempts` distinct
+    /// endpoints walking the ring from the next round-robin position. Each call advances
+    /// the cursor by one, so consecutive requests start on consecutive endpoints.
+    pub fn attempts(&self) -> impl Iterator<Item = &str> + '_ {
+        let len = self.endpoints.len();
+        // Reduce before adding: `start + i` on the raw cursor could wrap at usize::MAX
+        // and revisit an endpoint within one request.
+        let start = match len {
+            0 => 0,
+            _ => self.next.fetch_add(1, Relaxed) % len,
+        };
+        (0..self.max_attempts as usize).map(move |i| self.endpoints[(start + i) % len].as_str())
+    }
+
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// The effective bound on attempts per request (after clamping to the endpoint count).
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,101 @@
+//! Origins on real sockets: the demo echo origin, and scripted raw-TCP origins for the
+//! misbehaviours a well-written server never shows (garbage, conflicting framing, stalls).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+pub struct Origin {
+    pub addr: SocketAddr,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
+    /// Raw request heads received (scripted origins that use `read_head` report here).
+    pub heads: mpsc::UnboundedReceiver<String>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Origin {
+    pub fn accepted(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// The demo origin from the crate itself (echoes the head as JSON), counting connections.
+    pub async fn echo() -> Origin {
+        // The demo origin listens privately; each accepted connection here is spliced to it
+        // one-to-one, so `connections` counts exactly the gateway's origin connections.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let inner = listener.local_addr().unwrap();
+        tokio::spawn(portcullis::demo::serve_origin(listener));
+        Origin::scripted(move |mut stream, _heads| async move {
+            let mut upstream = TcpStream::connect(inner).await.unwrap();
+            let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+        })
+        .await
+    }
+
+    /// Runs `handler` for every accepted connection.
+    pub async fn scripted<F, Fut>(handler: F) -> Origin
+    where
+        F: Fn(TcpStream, mpsc::UnboundedSender<String>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (tx, heads) = mpsc::unbounded_channel();
+        let counter = connections.clone();
+        let handler = Arc::new(handler);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let handler = handler.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move { handler(stream, tx).await });
+            }
+        });
+        Origin { addr, connections, heads, task }
+    }
+
+    /// An origin that reads one request head per connection and answers with `response`
+    /// verbatim, then closes.
+    pub async fn replying(response: &'static [u8]) -> Origin {
+        Origin::scripted(move |mut stream, heads| async move {
+            if let Some(head) = read_head(&mut stream).await {
+                let _ = heads.send(head);
+                let _ = stream.write_all(response).await;
+            }
+        })
+        .await
+    }
+}
+
+/// Reads bytes up to and including the blank line that ends a head.
+pub async fn read_head(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// An address nothing listens on (bound, then released).
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
