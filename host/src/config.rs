@@ -19,8 +19,7 @@ use std::path::Path;
 
 pub use error::ConfigError;
 pub use model::{
-    Balance, Forwarding, Limits, PoolConfig, RouteConfig, ServerConfig, Timeouts, UpstreamConfig,
-    XffMode,
+    Balance, Forwarding, Limits, PoolConfig, RouteConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
 };
 pub use units::{parse_duration, parse_size};
 
@@ -45,17 +44,16 @@ impl Config {
     /// Parses and validates `src`. `origin` names the file in error messages.
     pub fn from_toml_str(src: &str, origin: &str) -> Result<Config, ConfigError> {
         let at = Locator { origin, src };
-        let raw: RawConfig = serde_path_to_error::deserialize(toml::Deserializer::new(src))
-            .map_err(|err| at.deserialize_error(err))?;
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(toml::Deserializer::new(src)).map_err(|err| at.deserialize_error(err))?;
         lower::lower(raw, &at)
     }
 
     /// Reads the file at `path` and parses it with [`Config::from_toml_str`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
-        let src = std::fs::read_to_string(path).map_err(|err| {
-            ConfigError::whole_file(&origin, format!("cannot read config: {err}"))
-        })?;
+        let src = std::fs::read_to_string(path)
+            .map_err(|err| ConfigError::whole_file(&origin, format!("cannot read config: {err}")))?;
         Config::from_toml_str(&src, &origin)
     }
 }

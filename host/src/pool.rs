@@ -39,12 +39,7 @@ pub struct PoolKey {
 impl PoolKey {
     /// Key for a plain-TCP (no TLS) connection to `addr`.
     pub fn plain(addr: impl Into<String>) -> PoolKey {
-        PoolKey {
-            addr: addr.into(),
-            tls: false,
-            sni: None,
-            alpn: None,
-        }
+        PoolKey { addr: addr.into(), tls: false, sni: None, alpn: None }
     }
 }
 

@@ -63,9 +63,7 @@ impl HostMatch {
         match (self, host) {
             (HostMatch::Any, _) => true,
             (HostMatch::Exact(want), Some(host)) => **want == *host,
-            (HostMatch::Suffix(suffix), Some(host)) => {
-                host.len() > suffix.len() && host.ends_with(suffix)
-            }
+            (HostMatch::Suffix(suffix), Some(host)) => host.len() > suffix.len() && host.ends_with(suffix),
             (_, None) => false,
         }
     }
@@ -75,10 +73,7 @@ impl Entry {
     fn matches(&self, host: Option<&[u8]>, path: &[u8], method: &[u8]) -> bool {
         path.starts_with(&self.prefix)
             && self.host.matches(host)
-            && self
-                .methods
-                .as_deref()
-                .is_none_or(|ms| ms.iter().any(|m| **m == *method))
+            && self.methods.as_deref().is_none_or(|ms| ms.iter().any(|m| **m == *method))
     }
 }
 
@@ -94,23 +89,12 @@ impl Router {
                 index,
                 host: HostMatch::new(r.host.as_deref()),
                 prefix: r.path_prefix.as_bytes().into(),
-                methods: r
-                    .methods
-                    .as_ref()
-                    .map(|ms| ms.iter().map(|m| m.as_bytes().into()).collect()),
+                methods: r.methods.as_ref().map(|ms| ms.iter().map(|m| m.as_bytes().into()).collect()),
             })
             .collect();
         // Stable sort by precedence; `index` keeps file order among equals.
-        entries.sort_by_key(|e| {
-            (
-                Reverse(e.prefix.len()),
-                Reverse(e.host.specificity()),
-                e.index,
-            )
-        });
-        Router {
-            entries: entries.into_boxed_slice(),
-        }
+        entries.sort_by_key(|e| (Reverse(e.prefix.len()), Reverse(e.host.specificity()), e.index));
+        Router { entries: entries.into_boxed_slice() }
     }
 
     /// The index of the route for a request, or `None` when no route matches.
@@ -119,10 +103,7 @@ impl Router {
     /// request had none); `path` excludes the query; `method` is compared exactly.
     pub fn find(&self, host: Option<&str>, path: &[u8], method: &[u8]) -> Option<usize> {
         let host = host.map(str::as_bytes);
-        self.entries
-            .iter()
-            .find(|e| e.matches(host, path, method))
-            .map(|e| e.index)
+        self.entries.iter().find(|e| e.matches(host, path, method)).map(|e| e.index)
     }
 }
 
@@ -154,31 +135,22 @@ mod tests {
         assert_eq!(get(&router, Some("api.example.com"), "/x"), Some(2));
         assert_eq!(get(&router, Some("www.example.com"), "/x"), Some(1));
         assert_eq!(get(&router, Some("a.b.example.com"), "/x"), Some(1));
-        assert_eq!(
-            get(&router, Some("example.com"), "/x"),
-            Some(0),
-            "wildcard needs a label"
-        );
+        assert_eq!(get(&router, Some("example.com"), "/x"), Some(0), "wildcard needs a label");
         assert_eq!(get(&router, Some("other.org"), "/x"), Some(0));
         assert_eq!(get(&router, None, "/x"), Some(0));
     }
 
     #[test]
     fn host_routes_never_match_a_request_without_host() {
-        let router = Router::new(&[
-            route(Some("a.com"), "/", None),
-            route(Some("*.a.com"), "/", None),
-        ]);
+        let router = Router::new(&[route(Some("a.com"), "/", None), route(Some("*.a.com"), "/", None)]);
         assert_eq!(get(&router, None, "/"), None);
         assert_eq!(get(&router, Some("b.com"), "/"), None);
     }
 
     #[test]
     fn longer_wildcard_suffix_is_more_specific() {
-        let router = Router::new(&[
-            route(Some("*.example.com"), "/", None),
-            route(Some("*.api.example.com"), "/", None),
-        ]);
+        let router =
+            Router::new(&[route(Some("*.example.com"), "/", None), route(Some("*.api.example.com"), "/", None)]);
         assert_eq!(get(&router, Some("v1.api.example.com"), "/"), Some(1));
         assert_eq!(get(&router, Some("www.example.com"), "/"), Some(0));
     }
@@ -190,14 +162,8 @@ mod tests {
             route(None, "/static/", None),
             route(None, "/static/img/", None),
         ]);
-        assert_eq!(
-            get(&router, Some("api.example.com"), "/static/a.css"),
-            Some(1)
-        );
-        assert_eq!(
-            get(&router, Some("api.example.com"), "/static/img/a.png"),
-            Some(2)
-        );
+        assert_eq!(get(&router, Some("api.example.com"), "/static/a.css"), Some(1));
+        assert_eq!(get(&router, Some("api.example.com"), "/static/img/a.png"), Some(2));
         assert_eq!(get(&router, Some("api.example.com"), "/other"), Some(0));
         assert_eq!(get(&router, Some("x.org"), "/other"), None);
     }
@@ -212,18 +178,11 @@ mod tests {
 
     #[test]
     fn methods_filter_and_match_exactly() {
-        let router = Router::new(&[
-            route(None, "/", None),
-            route(None, "/api/", Some(&["POST", "PUT"])),
-        ]);
+        let router = Router::new(&[route(None, "/", None), route(None, "/api/", Some(&["POST", "PUT"]))]);
         assert_eq!(router.find(None, b"/api/x", b"POST"), Some(1));
         assert_eq!(router.find(None, b"/api/x", b"PUT"), Some(1));
         assert_eq!(router.find(None, b"/api/x", b"GET"), Some(0));
-        assert_eq!(
-            router.find(None, b"/api/x", b"post"),
-            Some(0),
-            "methods are case-sensitive"
-        );
+        assert_eq!(router.find(None, b"/api/x", b"post"), Some(0), "methods are case-sensitive");
         assert_eq!(router.find(None, b"/api/x", b"POS"), Some(0));
     }
 

@@ -34,12 +34,7 @@ impl Upstream {
         // anyway so a hand-built config can neither repeat an endpoint nor try none.
         let cap = u32::try_from(endpoints.len()).unwrap_or(u32::MAX);
         let max_attempts = cfg.max_attempts.max(1).min(cap);
-        Upstream {
-            name: name.to_owned(),
-            endpoints,
-            next: AtomicUsize::new(0),
-            max_attempts,
-        }
+        Upstream { name: name.to_owned(), endpoints, next: AtomicUsize::new(0), max_attempts }
     }
 
     /// The endpoints to try for one request, in order: up to `max_attempts` distinct

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::config::{
-    Balance, Config, Forwarding, Limits, PoolConfig, RouteConfig, ServerConfig, Timeouts,
-    UpstreamConfig, XffMode,
+    Balance, Config, Forwarding, Limits, PoolConfig, RouteConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
 };
 
 /// The smallest valid config; tests break one thing in it at a time.
@@ -31,6 +30,11 @@ fn minimal_with(from: &str, to: &str) -> String {
     src.replacen(from, to, 1)
 }
 
+/// `MINIMAL` followed by `extra`, which therefore starts on line 8.
+fn minimal_plus(extra: &str) -> String {
+    format!("{}{extra}", MINIMAL.trim_start_matches('\n'))
+}
+
 fn error(src: &str) -> String {
     Config::from_toml_str(src, "gw.toml").unwrap_err().to_string()
 }
@@ -40,7 +44,7 @@ fn error(src: &str) -> String {
 #[test]
 fn syntax_error() {
     let src = minimal_with(r#"upstream = "app""#, r#"upstream = "app"#);
-    assert_eq!(error(&src), "gw.toml:7:12: invalid basic string");
+    assert_eq!(error(&src), "gw.toml:7:16: invalid basic string");
 }
 
 #[test]
@@ -58,7 +62,7 @@ fn unknown_key_in_route_match() {
     let src = minimal_with(r#"{ path_prefix = "/" }"#, r#"{ path_prefix = "/", hots = "a.com" }"#);
     assert_eq!(
         error(&src),
-        "gw.toml:5:30: `routes[0].match.hots`: unknown field `hots`, expected one of `host`, \
+        "gw.toml:6:30: `routes[0].match.hots`: unknown field `hots`, expected one of `host`, \
          `path_prefix`, `methods`"
     );
 }
@@ -66,10 +70,7 @@ fn unknown_key_in_route_match() {
 #[test]
 fn wrong_type() {
     let src = minimal_with("[upstreams.app]", "workers = \"two\"\n[upstreams.app]");
-    assert_eq!(
-        error(&src),
-        "gw.toml:3:11: `server.workers`: invalid type: string \"two\", expected usize"
-    );
+    assert_eq!(error(&src), "gw.toml:3:11: `server.workers`: invalid type: string \"two\", expected usize");
 }
 
 #[test]
@@ -99,59 +100,53 @@ fn bad_listen_address() {
 #[test]
 fn empty_listen() {
     let src = minimal_with(r#"["127.0.0.1:8080"]"#, "[]");
-    assert_eq!(
-        error(&src),
-        "gw.toml:2:10: `server.listen`: no listen addresses; add one such as \"127.0.0.1:8080\""
-    );
+    assert_eq!(error(&src), "gw.toml:2:10: `server.listen`: no listen addresses; add one such as \"127.0.0.1:8080\"");
 }
 
 #[test]
 fn zero_workers() {
     let src = minimal_with("[upstreams.app]", "workers = 0\n[upstreams.app]");
-    assert_eq!(
-        error(&src),
-        "gw.toml:3:11: `server.workers`: must be at least 1; omit `workers` to run one per core"
-    );
+    assert_eq!(error(&src), "gw.toml:3:11: `server.workers`: must be at least 1; omit `workers` to run one per core");
 }
 
 // === limits, timeouts, forwarding ===
 
 #[test]
 fn bad_size() {
-    let src = format!("{}[limits]\nmax_body_bytes = \"64MB\"\n", minimal_with("", ""));
+    let src = minimal_plus("[limits]\nmax_body_bytes = \"64MB\"\n");
     assert_eq!(
         error(&src),
-        "gw.toml:10:18: `limits.max_body_bytes`: invalid size \"64MB\": expected a byte count \
+        "gw.toml:9:18: `limits.max_body_bytes`: invalid size \"64MB\": expected a byte count \
          such as 65536 or a string such as \"64KiB\" (units: B, KiB or k, MiB or m, GiB or g)"
     );
 }
 
 #[test]
 fn duration_without_unit() {
-    let src = format!("{}[timeouts]\nheader_read = 10\n", minimal_with("", ""));
+    let src = minimal_plus("[timeouts]\nheader_read = 10\n");
     assert_eq!(
         error(&src),
-        "gw.toml:10:15: `timeouts.header_read`: duration 10 has no unit; add one, e.g. \"10s\" \
+        "gw.toml:9:15: `timeouts.header_read`: duration 10 has no unit; add one, e.g. \"10s\" \
          or \"10ms\""
     );
 }
 
 #[test]
 fn bad_duration_unit() {
-    let src = format!("{}[pool]\nidle_timeout = \"1d\"\n", minimal_with("", ""));
+    let src = minimal_plus("[pool]\nidle_timeout = \"1d\"\n");
     assert_eq!(
         error(&src),
-        "gw.toml:10:16: `pool.idle_timeout`: invalid duration \"1d\": expected a string such as \
+        "gw.toml:9:16: `pool.idle_timeout`: invalid duration \"1d\": expected a string such as \
          \"10s\" or \"250ms\" (units: ms, s, m, h)"
     );
 }
 
 #[test]
 fn unknown_forwarding_mode() {
-    let src = format!("{}[forwarding]\nx_forwarded_for = \"keep\"\n", minimal_with("", ""));
+    let src = minimal_plus("[forwarding]\nx_forwarded_for = \"keep\"\n");
     assert_eq!(
         error(&src),
-        "gw.toml:10:19: `forwarding.x_forwarded_for`: unknown variant `keep`, expected one of \
+        "gw.toml:9:19: `forwarding.x_forwarded_for`: unknown variant `keep`, expected one of \
          `append`, `replace`, `off`"
     );
 }
@@ -180,10 +175,7 @@ fn endpoint_without_port() {
 #[test]
 fn zero_max_attempts() {
     let src = minimal_with("[[routes]]", "max_attempts = 0\n[[routes]]");
-    assert_eq!(
-        error(&src),
-        "gw.toml:5:16: `upstreams.app.max_attempts`: must be at least 1; it counts the first try"
-    );
+    assert_eq!(error(&src), "gw.toml:5:16: `upstreams.app.max_attempts`: must be at least 1; it counts the first try");
 }
 
 // === routes ===
@@ -191,19 +183,13 @@ fn zero_max_attempts() {
 #[test]
 fn unknown_upstream() {
     let src = minimal_with(r#"upstream = "app""#, r#"upstream = "ap""#);
-    assert_eq!(
-        error(&src),
-        "gw.toml:7:12: `routes[0].upstream`: unknown upstream `ap`; configured: app"
-    );
+    assert_eq!(error(&src), "gw.toml:7:12: `routes[0].upstream`: unknown upstream `ap`; configured: app");
 }
 
 #[test]
 fn path_prefix_without_slash() {
     let src = minimal_with(r#"path_prefix = "/""#, r#"path_prefix = "api""#);
-    assert_eq!(
-        error(&src),
-        "gw.toml:6:25: `routes[0].match.path_prefix`: path_prefix \"api\" must start with '/'"
-    );
+    assert_eq!(error(&src), "gw.toml:6:25: `routes[0].match.path_prefix`: path_prefix \"api\" must start with '/'");
 }
 
 #[test]
@@ -221,29 +207,23 @@ fn invalid_method_token() {
     let src = minimal_with("{ path_prefix", r#"{ methods = ["GET", "GET POST"], path_prefix"#);
     assert_eq!(
         error(&src),
-        "gw.toml:6:28: `routes[0].match.methods[1]`: invalid method \"GET POST\": expected a \
+        "gw.toml:6:29: `routes[0].match.methods[1]`: invalid method \"GET POST\": expected a \
          token such as \"GET\""
     );
 }
 
 #[test]
 fn no_routes() {
-    let src = minimal_with("[[routes]]\nmatch = { path_prefix = \"/\" }\nupstream = \"app\"", "routes = []");
-    assert_eq!(
-        error(&src),
-        "gw.toml:1:1: `routes`: no routes; add at least one [[routes]] entry"
-    );
+    let src = minimal_with("[[routes]]\nmatch = { path_prefix = \"/\" }\nupstream = \"app\"\n", "");
+    let src = format!("routes = []\n{src}");
+    assert_eq!(error(&src), "gw.toml:1:10: `routes`: no routes; add at least one [[routes]] entry");
 }
 
 #[test]
 fn unreadable_file() {
     let err = Config::load(Path::new("tests/fixtures/config/missing.toml")).unwrap_err();
     assert_eq!(err.line, 0);
-    assert!(
-        err.to_string()
-            .starts_with("tests/fixtures/config/missing.toml: cannot read config: "),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("tests/fixtures/config/missing.toml: cannot read config: "), "{err}");
 }
 
 // === good configs ===
@@ -283,24 +263,11 @@ fn minimal_config_gets_every_default() {
     );
     assert_eq!(
         config.forwarding,
-        Forwarding {
-            x_forwarded_for: XffMode::Append,
-            x_forwarded_proto: true,
-            via: Some("portcullis".to_owned()),
-        }
+        Forwarding { x_forwarded_for: XffMode::Append, x_forwarded_proto: true, via: Some("portcullis".to_owned()) }
     );
-    assert_eq!(
-        config.pool,
-        PoolConfig {
-            idle_timeout: Duration::from_secs(60),
-            max_idle_per_key: 32,
-        }
-    );
-    let app = UpstreamConfig {
-        endpoints: vec!["127.0.0.1:9000".to_owned()],
-        balance: Balance::RoundRobin,
-        max_attempts: 1,
-    };
+    assert_eq!(config.pool, PoolConfig { idle_timeout: Duration::from_secs(60), max_idle_per_key: 32 });
+    let app =
+        UpstreamConfig { endpoints: vec!["127.0.0.1:9000".to_owned()], balance: Balance::RoundRobin, max_attempts: 1 };
     assert_eq!(config.upstreams, BTreeMap::from([("app".to_owned(), app)]));
     assert_eq!(
         config.routes,
@@ -339,15 +306,8 @@ fn full_config_sets_every_key() {
             upstream_response: Duration::from_secs(3600),
             upstream_idle: Duration::from_secs(45),
         },
-        forwarding: Forwarding {
-            x_forwarded_for: XffMode::Replace,
-            x_forwarded_proto: false,
-            via: None,
-        },
-        pool: PoolConfig {
-            idle_timeout: Duration::from_secs(30),
-            max_idle_per_key: 0,
-        },
+        forwarding: Forwarding { x_forwarded_for: XffMode::Replace, x_forwarded_proto: false, via: None },
+        pool: PoolConfig { idle_timeout: Duration::from_secs(30), max_idle_per_key: 0 },
         upstreams: BTreeMap::from([
             (
                 "app".to_owned(),

@@ -2,7 +2,7 @@
 //! message shown after the key path. Positions are added by the caller, which knows
 //! where the value sits in the file.
 
-use std::net::SocketAddr;
+use std::net::{Ipv6Addr, SocketAddr};
 
 /// RFC 9110 `tchar`: the bytes allowed in a method or `Upgrade` protocol token.
 pub(crate) fn is_tchar(b: u8) -> bool {
@@ -27,8 +27,11 @@ pub(crate) fn endpoint(text: &str) -> Result<(), String> {
     let Some((host, port)) = text.rsplit_once(':') else {
         return bad("expected host:port such as \"127.0.0.1:9000\"; the port is required");
     };
-    let ipv6 = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
-    if host.is_empty() || (host.contains(':') && !ipv6) {
+    let well_formed = match host.strip_prefix('[') {
+        Some(inner) => inner.strip_suffix(']').is_some_and(|ip| ip.parse::<Ipv6Addr>().is_ok()),
+        None => !host.is_empty() && !host.contains(':'),
+    };
+    if !well_formed {
         return bad("expected host:port; write IPv6 addresses in brackets, e.g. \"[::1]:9000\"");
     }
     if host.bytes().any(|b| b.is_ascii_whitespace() || b == b'/') {
@@ -52,21 +55,21 @@ pub(crate) fn host_pattern(text: &str) -> Result<String, String> {
             "invalid host {text:?}: a wildcard must be a whole leading label, as in \"*.example.com\""
         ));
     }
-    let ipv6 = name.starts_with('[') && name.ends_with(']');
-    if name.contains(':') && !ipv6 {
-        return Err(format!(
-            "invalid host {text:?}: remove the port; routes match the host without its port"
-        ));
+    let invalid = || format!("invalid host {text:?}: expected a name such as \"api.example.com\" or \"*.example.com\"");
+    if let Some(inner) = name.strip_prefix('[') {
+        // An IPv6 literal, as it appears in a Host header; no wildcard form exists for it.
+        let literal = inner.strip_suffix(']').is_some_and(|ip| ip.parse::<Ipv6Addr>().is_ok());
+        return match literal && name.len() == text.len() {
+            true => Ok(text.to_ascii_lowercase()),
+            false => Err(invalid()),
+        };
     }
-    let allowed = |b: u8| match ipv6 {
-        true => b.is_ascii_hexdigit() || b"[]:.".contains(&b),
-        false => b.is_ascii_alphanumeric() || b"-._".contains(&b),
-    };
-    if name.is_empty() || name.starts_with('.') || name.ends_with('.') || !name.bytes().all(allowed)
-    {
-        return Err(format!(
-            "invalid host {text:?}: expected a name such as \"api.example.com\" or \"*.example.com\""
-        ));
+    if name.contains(':') {
+        return Err(format!("invalid host {text:?}: remove the port; routes match the host without its port"));
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._".contains(&b);
+    if name.is_empty() || name.starts_with('.') || name.ends_with('.') || !name.bytes().all(allowed) {
+        return Err(invalid());
     }
     Ok(text.to_ascii_lowercase())
 }
@@ -77,13 +80,8 @@ pub(crate) fn path_prefix(text: &str) -> Result<(), String> {
     if !text.starts_with('/') {
         return Err(format!("path_prefix {text:?} must start with '/'"));
     }
-    if text
-        .bytes()
-        .any(|b| b == b'?' || b == b'#' || b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err(format!(
-            "path_prefix {text:?} must not contain '?', '#', spaces or control characters"
-        ));
+    if text.bytes().any(|b| b == b'?' || b == b'#' || b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err(format!("path_prefix {text:?} must not contain '?', '#', spaces or control characters"));
     }
     Ok(())
 }
@@ -92,9 +90,7 @@ pub(crate) fn path_prefix(text: &str) -> Result<(), String> {
 /// taken to mean `GET`, since nobody routes a lowercase custom method on purpose.
 pub(crate) fn method(text: &str) -> Result<String, String> {
     if !is_token(text) {
-        return Err(format!(
-            "invalid method {text:?}: expected a token such as \"GET\""
-        ));
+        return Err(format!("invalid method {text:?}: expected a token such as \"GET\""));
     }
     Ok(text.to_ascii_uppercase())
 }
@@ -102,9 +98,7 @@ pub(crate) fn method(text: &str) -> Result<String, String> {
 /// `Upgrade` protocol names compare case-insensitively, so they are stored lowercased.
 pub(crate) fn upgrade_protocol(text: &str) -> Result<String, String> {
     if !is_token(text) {
-        return Err(format!(
-            "invalid upgrade protocol {text:?}: expected a token such as \"websocket\""
-        ));
+        return Err(format!("invalid upgrade protocol {text:?}: expected a token such as \"websocket\""));
     }
     Ok(text.to_ascii_lowercase())
 }
@@ -115,53 +109,20 @@ mod tests {
 
     #[test]
     fn endpoints_need_a_port() {
-        for ok in [
-            "127.0.0.1:9000",
-            "localhost:80",
-            "[::1]:9000",
-            "app.internal:65535",
-        ] {
+        for ok in ["127.0.0.1:9000", "localhost:80", "[::1]:9000", "app.internal:65535"] {
             assert_eq!(endpoint(ok), Ok(()), "{ok}");
         }
-        for bad in [
-            "127.0.0.1",
-            ":80",
-            "::1:80",
-            "host:",
-            "host:0",
-            "host:70000",
-            "a b:1",
-            "[]:1",
-        ] {
+        for bad in ["127.0.0.1", ":80", "::1:80", "host:", "host:0", "host:70000", "a b:1", "[]:1"] {
             assert!(endpoint(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn hosts_are_exact_or_leading_wildcards() {
-        assert_eq!(
-            host_pattern("API.Example.com"),
-            Ok("api.example.com".to_owned())
-        );
-        assert_eq!(
-            host_pattern("*.Example.com"),
-            Ok("*.example.com".to_owned())
-        );
+        assert_eq!(host_pattern("API.Example.com"), Ok("api.example.com".to_owned()));
+        assert_eq!(host_pattern("*.Example.com"), Ok("*.example.com".to_owned()));
         assert_eq!(host_pattern("[::1]"), Ok("[::1]".to_owned()));
-        for bad in [
-            "",
-            "*",
-            "*.",
-            "a*.b",
-            "*.*.b",
-            "foo.*",
-            "*example.com",
-            "a.com:80",
-            "a b",
-            ".a",
-            "a.",
-            "a[b",
-        ] {
+        for bad in ["", "*", "*.", "a*.b", "*.*.b", "foo.*", "*example.com", "a.com:80", "a b", ".a", "a.", "a[b"] {
             assert!(host_pattern(bad).is_err(), "{bad}");
         }
     }

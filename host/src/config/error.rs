@@ -22,13 +22,7 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about the whole file, e.g. it could not be read.
     pub fn whole_file(file: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            file: file.to_owned(),
-            line: 0,
-            column: 0,
-            key: String::new(),
-            message: message.into(),
-        }
+        ConfigError { file: file.to_owned(), line: 0, column: 0, key: String::new(), message: message.into() }
     }
 }
 
@@ -71,10 +65,7 @@ mod tests {
 
     #[test]
     fn display_omits_missing_key_and_position() {
-        assert_eq!(
-            error(7, "").to_string(),
-            "gw.toml:7:12: unknown upstream `ap`"
-        );
+        assert_eq!(error(7, "").to_string(), "gw.toml:7:12: unknown upstream `ap`");
         assert_eq!(
             ConfigError::whole_file("gw.toml", "cannot read: denied").to_string(),
             "gw.toml: cannot read: denied"

@@ -19,27 +19,13 @@ pub(crate) struct Locator<'a> {
 
 impl Locator<'_> {
     /// An error at the start of `span`.
-    pub fn at(
-        &self,
-        span: Range<usize>,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) -> ConfigError {
+    pub fn at(&self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         let (line, column) = line_column(self.src, span.start);
-        ConfigError {
-            file: self.origin.to_owned(),
-            line,
-            column,
-            key: key.into(),
-            message: message.into(),
-        }
+        ConfigError { file: self.origin.to_owned(), line, column, key: key.into(), message: message.into() }
     }
 
     /// A syntax or type error from toml, with the key path serde was at when it failed.
-    pub fn deserialize_error(
-        &self,
-        err: serde_path_to_error::Error<toml::de::Error>,
-    ) -> ConfigError {
+    pub fn deserialize_error(&self, err: serde_path_to_error::Error<toml::de::Error>) -> ConfigError {
         let key = key_path(err.path());
         let err = err.into_inner();
         let start = err.span().map_or(0, |span| span.start);
@@ -53,10 +39,7 @@ impl Locator<'_> {
 /// so it matches what an editor shows on lines with non-ASCII text.
 pub(crate) fn line_column(src: &str, offset: usize) -> (usize, usize) {
     let before = &src.as_bytes()[..offset.min(src.len())];
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
     let is_char_start = |b: &&u8| (**b & 0xC0) != 0x80;
     let column = 1 + before[line_start..].iter().filter(is_char_start).count();
@@ -84,10 +67,7 @@ pub(crate) fn push_key(out: &mut String, key: &str) {
     if !out.is_empty() {
         out.push('.');
     }
-    let bare = !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let bare = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if bare {
         out.push_str(key);
     } else {

@@ -71,11 +71,7 @@ fn positive<T: Copy + Default + PartialEq>(
 fn server(raw: RawServer, at: &Locator<'_>) -> Result<ServerConfig, ConfigError> {
     let key = "server.listen";
     if raw.listen.get_ref().is_empty() {
-        return Err(at.at(
-            raw.listen.span(),
-            key,
-            "no listen addresses; add one such as \"127.0.0.1:8080\"",
-        ));
+        return Err(at.at(raw.listen.span(), key, "no listen addresses; add one such as \"127.0.0.1:8080\""));
     }
     let mut listen = Vec::with_capacity(raw.listen.get_ref().len());
     for (i, text) in raw.listen.get_ref().iter().enumerate() {
@@ -87,21 +83,11 @@ fn server(raw: RawServer, at: &Locator<'_>) -> Result<ServerConfig, ConfigError>
         listen.push(addr);
     }
     let workers = match &raw.workers {
-        Some(w) => Some(positive(
-            w,
-            "server.workers",
-            "omit `workers` to run one per core",
-            at,
-        )?),
+        Some(w) => Some(positive(w, "server.workers", "omit `workers` to run one per core", at)?),
         None => None,
     };
     let max_connections = match &raw.max_connections {
-        Some(n) => positive(
-            n,
-            "server.max_connections",
-            "it caps open client connections",
-            at,
-        )?,
+        Some(n) => positive(n, "server.max_connections", "it caps open client connections", at)?,
         None => ServerConfig::DEFAULT_MAX_CONNECTIONS,
     };
     Ok(ServerConfig {
@@ -122,12 +108,7 @@ fn upstream(name: &str, raw: RawUpstream, at: &Locator<'_>) -> Result<UpstreamCo
     }
     let mut endpoints = Vec::with_capacity(endpoints_raw.len());
     for (i, text) in endpoints_raw.iter().enumerate() {
-        checked(
-            text,
-            || format!("{prefix}.endpoints[{i}]"),
-            at,
-            |t| check::endpoint(t),
-        )?;
+        checked(text, || format!("{prefix}.endpoints[{i}]"), at, |t| check::endpoint(t))?;
         endpoints.push(text.get_ref().clone());
     }
     let max_attempts = match &raw.max_attempts {
@@ -140,11 +121,7 @@ fn upstream(name: &str, raw: RawUpstream, at: &Locator<'_>) -> Result<UpstreamCo
             count.min(UpstreamConfig::DEFAULT_MAX_ATTEMPTS)
         }
     };
-    Ok(UpstreamConfig {
-        endpoints,
-        balance: raw.balance,
-        max_attempts,
-    })
+    Ok(UpstreamConfig { endpoints, balance: raw.balance, max_attempts })
 }
 
 fn route(
@@ -156,22 +133,12 @@ fn route(
     let prefix = format!("routes[{index}]");
     let m = &raw.matcher;
     let host = match &m.host {
-        Some(h) => Some(checked(
-            h,
-            || format!("{prefix}.match.host"),
-            at,
-            |t| check::host_pattern(t),
-        )?),
+        Some(h) => Some(checked(h, || format!("{prefix}.match.host"), at, |t| check::host_pattern(t))?),
         None => None,
     };
     let path_prefix = match &m.path_prefix {
         Some(p) => {
-            checked(
-                p,
-                || format!("{prefix}.match.path_prefix"),
-                at,
-                |t| check::path_prefix(t),
-            )?;
+            checked(p, || format!("{prefix}.match.path_prefix"), at, |t| check::path_prefix(t))?;
             p.get_ref().clone()
         }
         None => "/".to_owned(),
@@ -185,14 +152,7 @@ fn route(
             list.get_ref()
                 .iter()
                 .enumerate()
-                .map(|(i, t)| {
-                    checked(
-                        t,
-                        || format!("{prefix}.match.methods[{i}]"),
-                        at,
-                        |t| check::method(t),
-                    )
-                })
+                .map(|(i, t)| checked(t, || format!("{prefix}.match.methods[{i}]"), at, |t| check::method(t)))
                 .collect::<Result<_, _>>()?,
         ),
         None => None,
@@ -206,22 +166,9 @@ fn route(
         .allow_upgrade
         .iter()
         .enumerate()
-        .map(|(i, t)| {
-            checked(
-                t,
-                || format!("{prefix}.allow_upgrade[{i}]"),
-                at,
-                |t| check::upgrade_protocol(t),
-            )
-        })
+        .map(|(i, t)| checked(t, || format!("{prefix}.allow_upgrade[{i}]"), at, |t| check::upgrade_protocol(t)))
         .collect::<Result<_, _>>()?;
-    Ok(RouteConfig {
-        host,
-        path_prefix,
-        methods,
-        upstream: upstream.clone(),
-        allow_upgrade,
-    })
+    Ok(RouteConfig { host, path_prefix, methods, upstream: upstream.clone(), allow_upgrade })
 }
 
 fn unknown_upstream(name: &str, upstreams: &BTreeMap<String, UpstreamConfig>) -> String {
@@ -229,8 +176,5 @@ fn unknown_upstream(name: &str, upstreams: &BTreeMap<String, UpstreamConfig>) ->
         return format!("unknown upstream `{name}`; no upstreams are configured");
     }
     let known: Vec<&str> = upstreams.keys().map(String::as_str).collect();
-    format!(
-        "unknown upstream `{name}`; configured: {}",
-        known.join(", ")
-    )
+    format!("unknown upstream `{name}`; configured: {}", known.join(", "))
 }

@@ -48,12 +48,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_headers: 100,
-            max_head_bytes: 64 * KIB,
-            max_request_line: 8 * KIB,
-            max_body_bytes: 64 * MIB,
-        }
+        Limits { max_headers: 100, max_head_bytes: 64 * KIB, max_request_line: 8 * KIB, max_body_bytes: 64 * MIB }
     }
 }
 
@@ -110,11 +105,7 @@ pub struct Forwarding {
 
 impl Default for Forwarding {
     fn default() -> Self {
-        Forwarding {
-            x_forwarded_for: XffMode::Append,
-            x_forwarded_proto: true,
-            via: Some("portcullis".to_owned()),
-        }
+        Forwarding { x_forwarded_for: XffMode::Append, x_forwarded_proto: true, via: Some("portcullis".to_owned()) }
     }
 }
 
@@ -143,10 +134,7 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig {
-            idle_timeout: Duration::from_secs(60),
-            max_idle_per_key: 32,
-        }
+        PoolConfig { idle_timeout: Duration::from_secs(60), max_idle_per_key: 32 }
     }
 }
 

@@ -57,10 +57,7 @@ pub(crate) struct RawRoute {
 
 /// The `match = { ... }` inline table; flattened into `RouteConfig` by `lower`.
 #[derive(Default, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a table such as { path_prefix = \"/\" }"
-)]
+#[serde(deny_unknown_fields, expecting = "a table such as { path_prefix = \"/\" }")]
 pub(crate) struct RawMatch {
     pub host: Option<Spanned<String>>,
     pub path_prefix: Option<Spanned<String>>,

@@ -25,18 +25,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "g" | "gib" => 1 << 30,
         _ => return Err(invalid()),
     };
-    number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("size {text:?} is too large"))
+    number.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)).ok_or_else(|| format!("size {text:?} is too large"))
 }
 
 /// Parses `"250ms"`, `"10s"`, `"2m"` or `"1h"`. A bare number is refused: whether `10`
 /// meant seconds or milliseconds is exactly the mistake we want the user to resolve.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) =
-        split_number(text).ok_or_else(|| format!("invalid duration {text:?}: {DURATION_HELP}"))?;
+    let (number, unit) = split_number(text).ok_or_else(|| format!("invalid duration {text:?}: {DURATION_HELP}"))?;
     if unit.is_empty() {
         return Err(missing_unit(text));
     }
@@ -106,8 +101,7 @@ impl<T: TryFrom<u64>> Visitor<'_> for SizeVisitor<T> {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        let v =
-            u64::try_from(v).map_err(|_| E::custom(format!("size {v} must not be negative")))?;
+        let v = u64::try_from(v).map_err(|_| E::custom(format!("size {v} must not be negative")))?;
         self.visit_u64(v)
     }
 
@@ -155,13 +149,8 @@ impl Visitor<'_> for ViaVisitor {
         if v.is_empty() {
             return Ok(None);
         }
-        if !v
-            .bytes()
-            .all(|b| super::check::is_tchar(b) || b":[]".contains(&b))
-        {
-            return Err(E::custom(format!(
-                "invalid `Via` pseudonym {v:?}: use letters, digits and -._ (no spaces)"
-            )));
+        if !v.bytes().all(|b| super::check::is_tchar(b) || b":[]".contains(&b)) {
+            return Err(E::custom(format!("invalid `Via` pseudonym {v:?}: use letters, digits and -._ (no spaces)")));
         }
         Ok(Some(v.to_owned()))
     }
@@ -195,23 +184,11 @@ mod tests {
 
     #[test]
     fn sizes_reject_unknown_units_fractions_and_overflow() {
-        for text in [
-            "",
-            "KiB",
-            "64KB",
-            "64 kilobytes",
-            "1.5MiB",
-            "-1",
-            "64KiB ",
-            " 64",
-        ] {
+        for text in ["", "KiB", "64KB", "64 kilobytes", "1.5MiB", "-1", "64KiB ", " 64"] {
             let err = parse_size(text).unwrap_err();
             assert!(err.starts_with("invalid size"), "{text}: {err}");
         }
-        assert_eq!(
-            parse_size("99999999999999GiB").unwrap_err(),
-            "size \"99999999999999GiB\" is too large"
-        );
+        assert_eq!(parse_size("99999999999999GiB").unwrap_err(), "size \"99999999999999GiB\" is too large");
     }
 
     #[test]
@@ -226,10 +203,7 @@ mod tests {
 
     #[test]
     fn durations_demand_a_unit() {
-        assert_eq!(
-            parse_duration("10").unwrap_err(),
-            "duration 10 has no unit; add one, e.g. \"10s\" or \"10ms\""
-        );
+        assert_eq!(parse_duration("10").unwrap_err(), "duration 10 has no unit; add one, e.g. \"10s\" or \"10ms\"");
         for text in ["", "s", "10 sec", "1.5s", "10d", "1h30m"] {
             let err = parse_duration(text).unwrap_err();
             assert!(err.starts_with("invalid duration"), "{text}: {err}");

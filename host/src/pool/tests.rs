@@ -12,10 +12,7 @@ use crate::config::PoolConfig;
 const LONG: Duration = Duration::from_secs(60);
 
 fn pool(idle_timeout: Duration, max_idle_per_key: usize) -> Pool {
-    Pool::new(&PoolConfig {
-        idle_timeout,
-        max_idle_per_key,
-    })
+    Pool::new(&PoolConfig { idle_timeout, max_idle_per_key })
 }
 
 fn key() -> PoolKey {
@@ -59,10 +56,7 @@ async fn reuses_checked_in_connection() {
     let reused = pool.checkout(&key()).expect("pooled connection");
     assert_eq!(reused.local_addr().unwrap(), local);
     let stats = pool.stats();
-    assert_eq!(
-        (stats.new, stats.reused, stats.idle, stats.evicted_stale),
-        (1, 1, 0, 0)
-    );
+    assert_eq!((stats.new, stats.reused, stats.idle, stats.evicted_stale), (1, 1, 0, 0));
     assert!(pool.checkout(&key()).is_none());
 }
 
@@ -74,14 +68,8 @@ async fn reuse_is_lifo() {
     let (older_addr, newer_addr) = (older.local_addr().unwrap(), newer.local_addr().unwrap());
     pool.checkin(key(), older);
     pool.checkin(key(), newer);
-    assert_eq!(
-        pool.checkout(&key()).unwrap().local_addr().unwrap(),
-        newer_addr
-    );
-    assert_eq!(
-        pool.checkout(&key()).unwrap().local_addr().unwrap(),
-        older_addr
-    );
+    assert_eq!(pool.checkout(&key()).unwrap().local_addr().unwrap(), newer_addr);
+    assert_eq!(pool.checkout(&key()).unwrap().local_addr().unwrap(), older_addr);
 }
 
 /// The origin's FIN must be seen even though the reactor has not turned since it
@@ -110,10 +98,7 @@ async fn dead_newest_falls_back_to_older_live_one() {
     drop(dead_origin);
     std::thread::sleep(Duration::from_millis(20));
 
-    assert_eq!(
-        pool.checkout(&key()).unwrap().local_addr().unwrap(),
-        live_addr
-    );
+    assert_eq!(pool.checkout(&key()).unwrap().local_addr().unwrap(), live_addr);
     let stats = pool.stats();
     assert_eq!((stats.reused, stats.idle, stats.evicted_stale), (1, 0, 1));
 }
@@ -123,10 +108,7 @@ async fn unsolicited_bytes_are_discarded() {
     let pool = pool(LONG, 8);
     let (conn, mut origin) = pair().await;
     pool.checkin(key(), conn);
-    origin
-        .write_all(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
-        .await
-        .unwrap();
+    origin.write_all(b"HTTP/1.1 408 Request Timeout\r\n\r\n").await.unwrap();
     std::thread::sleep(Duration::from_millis(20));
 
     assert!(pool.checkout(&key()).is_none());
@@ -173,14 +155,8 @@ async fn keys_differing_in_tls_sni_or_alpn_are_not_interchangeable() {
     pool.checkin(key(), conn);
 
     let tls = PoolKey { tls: true, ..key() };
-    let sni = PoolKey {
-        sni: Some("example.com".into()),
-        ..key()
-    };
-    let alpn = PoolKey {
-        alpn: Some("http/1.1".into()),
-        ..key()
-    };
+    let sni = PoolKey { sni: Some("example.com".into()), ..key() };
+    let alpn = PoolKey { alpn: Some("http/1.1".into()), ..key() };
     let other_addr = PoolKey::plain("127.0.0.1:10");
     for other in [&tls, &sni, &alpn, &other_addr] {
         assert!(pool.checkout(other).is_none(), "{other:?} matched");

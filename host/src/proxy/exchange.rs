@@ -65,6 +65,13 @@ pub(crate) async fn exchange(
 
     // [select-upstream]: the first plugin that answers picks a configured upstream.
     let upstream = &proxy.upstreams[proxy.route_upstream[route_index]];
+    if !req.headers.contains("host") {
+        // We always speak HTTP/1.1 upstream, which requires Host; an HTTP/1.0 client may
+        // have sent none. Name the upstream's endpoint, as nginx's `$proxy_host` does.
+        if let Some(endpoint) = upstream.endpoints().first() {
+            req.headers.append(Bytes::from_static(b"Host"), Bytes::from(endpoint.clone()));
+        }
+    }
 
     // [on-upstream-request] runs inside `call`, once per attempt.
     let Upstreamed { conn: mut origin, key, head: mut resp, request_complete } =

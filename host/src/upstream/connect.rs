@@ -25,10 +25,7 @@ pub enum ConnectError {
 /// is tried in turn, all within the one `timeout`). Sets `TCP_NODELAY`: the proxy writes
 /// whole heads and body chunks itself, so Nagle would only add latency.
 pub async fn connect(endpoint: &str, timeout: Duration) -> Result<TcpStream, ConnectError> {
-    let io_error = |source| ConnectError::Io {
-        endpoint: endpoint.to_owned(),
-        source,
-    };
+    let io_error = |source| ConnectError::Io { endpoint: endpoint.to_owned(), source };
     let stream = tokio::time::timeout(timeout, TcpStream::connect(endpoint))
         .await
         .map_err(|_elapsed| ConnectError::Timeout(timeout))?

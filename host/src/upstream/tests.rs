@@ -27,15 +27,7 @@ fn attempts(up: &Upstream) -> Vec<&str> {
 fn round_robin_rotates_the_start() {
     let up = upstream(&["a:1", "b:1", "c:1"], 1);
     let firsts: Vec<_> = (0..7).map(|_| attempts(&up)).collect();
-    let expected = [
-        ["a:1"],
-        ["b:1"],
-        ["c:1"],
-        ["a:1"],
-        ["b:1"],
-        ["c:1"],
-        ["a:1"],
-    ];
+    let expected = [["a:1"], ["b:1"], ["c:1"], ["a:1"], ["b:1"], ["c:1"], ["a:1"]];
     assert_eq!(firsts, expected);
 }
 
@@ -71,8 +63,7 @@ fn no_endpoints_means_no_attempts() {
 #[test]
 fn cursor_wraparound_does_not_panic() {
     let up = upstream(&["a:1", "b:1", "c:1"], 3);
-    up.next
-        .store(usize::MAX, std::sync::atomic::Ordering::Relaxed);
+    up.next.store(usize::MAX, std::sync::atomic::Ordering::Relaxed);
     let got = attempts(&up);
     assert_eq!(got.len(), 3);
     let mut sorted = got.clone();
@@ -94,29 +85,20 @@ async fn connect_refused_is_an_io_error_naming_the_endpoint() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = listener.local_addr().unwrap().to_string();
     drop(listener);
-    let err = connect(&endpoint, Duration::from_secs(5))
-        .await
-        .unwrap_err();
+    let err = connect(&endpoint, Duration::from_secs(5)).await.unwrap_err();
     match &err {
-        ConnectError::Io {
-            endpoint: e,
-            source,
-        } => {
+        ConnectError::Io { endpoint: e, source } => {
             assert_eq!(e, &endpoint);
             assert_eq!(source.kind(), io::ErrorKind::ConnectionRefused);
         }
         other => panic!("expected Io, got {other:?}"),
     }
-    assert!(err
-        .to_string()
-        .starts_with(&format!("connect to {endpoint}: ")));
+    assert!(err.to_string().starts_with(&format!("connect to {endpoint}: ")));
 }
 
 #[tokio::test]
 async fn endpoint_without_port_is_an_io_error() {
-    let err = connect("127.0.0.1", Duration::from_secs(5))
-        .await
-        .unwrap_err();
+    let err = connect("127.0.0.1", Duration::from_secs(5)).await.unwrap_err();
     assert!(matches!(err, ConnectError::Io { .. }), "{err:?}");
 }
 
@@ -133,12 +115,7 @@ async fn handshake_that_never_completes_times_out() {
     let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
     listener.bind(&loopback.into()).unwrap();
     listener.listen(0).unwrap();
-    let endpoint = listener
-        .local_addr()
-        .unwrap()
-        .as_socket()
-        .unwrap()
-        .to_string();
+    let endpoint = listener.local_addr().unwrap().as_socket().unwrap().to_string();
 
     let budget = Duration::from_millis(200);
     let mut queued = Vec::new();
@@ -146,17 +123,11 @@ async fn handshake_that_never_completes_times_out() {
         match connect(&endpoint, budget).await {
             Ok(stream) => queued.push(stream),
             Err(err) => {
-                assert!(
-                    matches!(err, ConnectError::Timeout(d) if d == budget),
-                    "{err:?}"
-                );
+                assert!(matches!(err, ConnectError::Timeout(d) if d == budget), "{err:?}");
                 assert_eq!(err.to_string(), "connect timed out after 200ms");
                 return;
             }
         }
     }
-    panic!(
-        "accept queue never filled after {} connections",
-        queued.len()
-    );
+    panic!("accept queue never filled after {} connections", queued.len());
 }
