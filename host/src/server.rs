@@ -57,6 +57,15 @@ impl Gateway {
             task.abort();
         }
     }
+
+    /// Stops accepting and returns once every listening socket is closed, so that with
+    /// SO_REUSEPORT the kernel sends new connections only to the other listeners.
+    pub async fn close_listeners(mut self) {
+        self.stop_accepting();
+        for task in std::mem::take(&mut self.accept_tasks) {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for Gateway {

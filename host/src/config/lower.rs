@@ -77,7 +77,8 @@ fn server(raw: RawServer, at: &Locator<'_>) -> Result<ServerConfig, ConfigError>
     for (i, text) in raw.listen.get_ref().iter().enumerate() {
         let key = || format!("{key}[{i}]");
         let addr = checked(text, key, at, |t| check::listen_addr(t))?;
-        if listen.contains(&addr) {
+        // Port 0 asks the OS for a fresh port each time, so repeating it is not a clash.
+        if addr.port() != 0 && listen.contains(&addr) {
             return Err(at.at(text.span(), key(), format!("{addr} is listed twice")));
         }
         listen.push(addr);

@@ -67,7 +67,8 @@ impl Headers {
         self.0.push(Header::new(name, value));
     }
 
-    /// Replaces every `name` field with one field (at the first one's position).
+    /// Replaces every `name` field with one field (at the first one's position); when there
+    /// is none, appends it spelled as `name` (so pass the canonical case).
     pub fn set(&mut self, name: &'static str, value: impl Into<Bytes>) {
         let value = value.into();
         match self.0.iter().position(|h| h.is(name)) {

@@ -166,7 +166,7 @@ fn build(method: Bytes, target: Bytes, version: Version, mut headers: Headers) -
         // and the router see the same authority.
         (Some(authority), _) => {
             let host = host_of(&authority)?;
-            headers.set("host", authority);
+            headers.set("Host", authority);
             Some(host)
         }
         (None, Some(value)) if value.is_empty() => None,

@@ -42,15 +42,15 @@ impl ForwardingFields {
         headers.remove("expect");
         match self.xff {
             XffMode::Off => {}
-            XffMode::Replace => headers.set("x-forwarded-for", ip_bytes(client)),
-            XffMode::Append => append_to_list(headers, "x-forwarded-for", "X-Forwarded-For", ip_bytes(client)),
+            XffMode::Replace => headers.set("X-Forwarded-For", ip_bytes(client)),
+            XffMode::Append => append_to_list(headers, "X-Forwarded-For", ip_bytes(client)),
         }
         if self.proto {
-            headers.set("x-forwarded-proto", Bytes::from_static(b"http"));
+            headers.set("X-Forwarded-Proto", Bytes::from_static(b"http"));
         }
         if let Some((v10, v11)) = &self.via_request {
             let ours = if version == Version::Http10 { v10 } else { v11 };
-            append_to_list(headers, "via", "Via", ours.clone());
+            append_to_list(headers, "Via", ours.clone());
         }
         upgrade
     }
@@ -59,7 +59,7 @@ impl ForwardingFields {
     pub(crate) fn response(&self, headers: &mut Headers) {
         hop_by_hop::strip(headers);
         if let Some(via) = &self.via_response {
-            append_to_list(headers, "via", "Via", via.clone());
+            append_to_list(headers, "Via", via.clone());
         }
     }
 }
@@ -70,9 +70,9 @@ fn ip_bytes(ip: IpAddr) -> Bytes {
 
 /// Appends to a list-valued field, folding any duplicate lines into one comma-separated
 /// value so every origin reads the same list.
-fn append_to_list(headers: &mut Headers, name: &'static str, display_name: &'static str, ours: Bytes) {
+fn append_to_list(headers: &mut Headers, name: &'static str, ours: Bytes) {
     if !headers.contains(name) {
-        headers.append(Bytes::from_static(display_name.as_bytes()), ours);
+        headers.append(Bytes::from_static(name.as_bytes()), ours);
         return;
     }
     let mut joined = BytesMut::new();
