@@ -198,3 +198,193 @@ fn parse_head(head: &str) -> (u16, String, Vec<(String, String)>) {
         .collect();
     (status, reason, headers)
 }
+
+// === streaming helpers (large bodies, raw tunnels) ===
+
+impl Client {
+    /// Reads exactly `n` bytes past whatever response was last parsed (tunnelled bytes).
+    pub async fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            assert!(self.fill().await > 0, "connection closed after {} of {n} bytes", self.buf.len());
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    /// Hands the socket and any bytes already read to a [`Wire`], for bodies too large to buffer.
+    pub fn into_wire(self) -> Wire {
+        let mut wire = Wire::new(self.stream);
+        wire.buf[..self.buf.len()].copy_from_slice(&self.buf);
+        wire.hi = self.buf.len();
+        wire
+    }
+}
+
+/// Byte `i` of every large test body is `i % 251`: a prime period, so a dropped,
+/// duplicated or reordered piece of any power-of-two size shows up as a mismatch.
+pub fn pattern_at(offset: u64, len: usize) -> &'static [u8] {
+    static PATTERN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let pattern = PATTERN.get_or_init(|| (0..WIRE_BUF + 251).map(|i| (i % 251) as u8).collect());
+    assert!(len <= WIRE_BUF);
+    let start = (offset % 251) as usize;
+    &pattern[start..start + len]
+}
+
+/// Largest piece a [`Wire`] reads (and hands to a body sink) at once.
+pub const WIRE_BUF: usize = 1 << 20;
+
+/// A socket with a fixed read buffer that parses heads and streams Content-Length or
+/// chunked bodies through a callback, so gigabyte bodies never sit in test memory.
+pub struct Wire {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    lo: usize,
+    hi: usize,
+}
+
+impl Wire {
+    pub fn new(stream: TcpStream) -> Wire {
+        Wire { stream, buf: vec![0; WIRE_BUF], lo: 0, hi: 0 }
+    }
+
+    async fn fill(&mut self) -> usize {
+        if self.lo == self.hi {
+            (self.lo, self.hi) = (0, 0);
+        } else if self.hi == self.buf.len() {
+            self.buf.copy_within(self.lo..self.hi, 0);
+            (self.lo, self.hi) = (0, self.hi - self.lo);
+        }
+        let n = tokio::time::timeout(IO_TIMEOUT, self.stream.read(&mut self.buf[self.hi..]))
+            .await
+            .expect("read timed out")
+            .unwrap_or(0);
+        self.hi += n;
+        n
+    }
+
+    /// The next head (through its blank line), or `None` on a clean close before one.
+    pub async fn head(&mut self) -> Option<String> {
+        loop {
+            if let Some(end) = find(&self.buf[self.lo..self.hi], b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[self.lo..self.lo + end + 4]).into_owned();
+                self.lo += end + 4;
+                return Some(head);
+            }
+            if self.fill().await == 0 {
+                return None;
+            }
+        }
+    }
+
+    /// The next response head, parsed (1xx included, as its own response).
+    pub async fn response_head(&mut self) -> Response {
+        let head = self.head().await.expect("connection closed before a response head");
+        let (status, reason, headers) = parse_head(head.trim_end_matches("\r\n"));
+        Response { status, reason, headers, body: Vec::new(), trailers: Vec::new() }
+    }
+
+    async fn line(&mut self) -> String {
+        loop {
+            if let Some(end) = find(&self.buf[self.lo..self.hi], b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[self.lo..self.lo + end]).into_owned();
+                self.lo += end + 2;
+                return line;
+            }
+            assert!(self.fill().await > 0, "connection closed inside chunk framing");
+        }
+    }
+
+    /// Streams exactly `n` body bytes into `sink`; returns how many arrived before a close.
+    pub async fn length_body(&mut self, n: u64, mut sink: impl FnMut(&[u8])) -> u64 {
+        let mut left = n;
+        while left > 0 {
+            if self.lo == self.hi && self.fill().await == 0 {
+                break;
+            }
+            let take = (self.hi - self.lo).min(usize::try_from(left).unwrap_or(usize::MAX));
+            sink(&self.buf[self.lo..self.lo + take]);
+            self.lo += take;
+            left -= take as u64;
+        }
+        n - left
+    }
+
+    /// Streams a chunked body into `sink` and returns its trailer fields.
+    pub async fn chunked_body(&mut self, mut sink: impl FnMut(&[u8])) -> Vec<(String, String)> {
+        loop {
+            let line = self.line().await;
+            let size = u64::from_str_radix(line.split(';').next().unwrap().trim(), 16)
+                .unwrap_or_else(|_| panic!("bad chunk size line {line:?}"));
+            if size == 0 {
+                let mut trailers = Vec::new();
+                loop {
+                    let line = self.line().await;
+                    if line.is_empty() {
+                        return trailers;
+                    }
+                    let (n, v) = line.split_once(':').unwrap_or_else(|| panic!("bad trailer line {line:?}"));
+                    trailers.push((n.to_owned(), v.trim().to_owned()));
+                }
+            }
+            assert_eq!(self.length_body(size, &mut sink).await, size, "connection closed inside a chunk");
+            assert_eq!(self.line().await, "", "chunk data not followed by CRLF");
+        }
+    }
+
+    /// Writes `len` pattern bytes (see [`pattern_at`]) raw, in pieces of up to `piece` bytes.
+    pub async fn send_pattern(&mut self, len: u64, piece: usize) {
+        let mut sent = 0;
+        while sent < len {
+            let take = (len - sent).min(piece as u64) as usize;
+            self.write(pattern_at(sent, take)).await;
+            sent += take as u64;
+        }
+    }
+
+    /// Writes `len` pattern bytes as chunks of varying sizes (up to about `piece`), then the
+    /// last chunk with `trailers` (each a full `Name: value` line without CRLF).
+    pub async fn send_pattern_chunked(&mut self, len: u64, piece: usize, trailers: &[&str]) {
+        let mut frame = Vec::with_capacity(piece + 32);
+        let mut sent = 0;
+        let mut i = 0u64;
+        while sent < len {
+            // Uneven sizes, so the gateway cannot get away with echoing our chunk boundaries.
+            let size = piece - (i % 7) as usize * (piece / 11);
+            let take = (len - sent).min(size as u64) as usize;
+            frame.clear();
+            frame.extend_from_slice(format!("{take:x}\r\n").as_bytes());
+            frame.extend_from_slice(pattern_at(sent, take));
+            frame.extend_from_slice(b"\r\n");
+            self.write(&frame).await;
+            sent += take as u64;
+            i += 1;
+        }
+        let mut last = String::from("0\r\n");
+        for t in trailers {
+            last.push_str(t);
+            last.push_str("\r\n");
+        }
+        last.push_str("\r\n");
+        self.write(last.as_bytes()).await;
+    }
+
+    pub async fn write(&mut self, bytes: &[u8]) {
+        tokio::time::timeout(IO_TIMEOUT, self.stream.write_all(bytes)).await.expect("write timed out").unwrap();
+    }
+}
+
+/// Checks streamed body pieces against [`pattern_at`], remembering the first mismatch.
+#[derive(Default)]
+pub struct PatternCheck {
+    pub received: u64,
+    pub first_mismatch: Option<u64>,
+}
+
+impl PatternCheck {
+    pub fn feed(&mut self, piece: &[u8]) {
+        if self.first_mismatch.is_none() && piece != pattern_at(self.received, piece.len()) {
+            let at = piece.iter().zip(pattern_at(self.received, piece.len())).position(|(a, b)| a != b);
+            self.first_mismatch = Some(self.received + at.unwrap_or(0) as u64);
+        }
+        self.received += piece.len() as u64;
+    }
+}

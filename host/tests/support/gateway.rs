@@ -43,3 +43,105 @@ impl TestGateway {
         c.response().await
     }
 }
+
+// === the real binary as a child process ===
+
+/// A file under the system temp dir, unique to this test run, removed on drop.
+pub struct TempFile {
+    pub path: std::path::PathBuf,
+}
+
+impl TempFile {
+    pub fn new(name: &str, contents: &str) -> TempFile {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::{SystemTime, UNIX_EPOCH};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+        let unique = format!("portcullis-test-{}-{nanos}-{}-{name}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let path = std::env::temp_dir().join(unique);
+        std::fs::write(&path, contents).unwrap();
+        TempFile { path }
+    }
+
+    pub fn display(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The `portcullis` binary built for this test run.
+pub fn binary() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+}
+
+/// `portcullis run --config <toml>` as a child process. Dropping it kills that child (by its
+/// PID, via the `Child` handle) and reaps it, so a panicking test leaves nothing behind.
+pub struct GatewayProcess {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    _config: TempFile,
+}
+
+impl GatewayProcess {
+    /// Starts the gateway and waits for its `portcullis listening on http://ADDR` line.
+    pub fn start(toml: &str) -> GatewayProcess {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let config = TempFile::new("gateway.toml", toml);
+        let mut child = binary()
+            .args(["run", "--config"])
+            .arg(&config.path)
+            .env("PORTCULLIS_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keeps draining stdout after the address line so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Some(addr) = line.strip_prefix("portcullis listening on http://") {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let mut process = GatewayProcess { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), _config: config };
+        let line = rx.recv_timeout(std::time::Duration::from_secs(30));
+        let line = line.unwrap_or_else(|e| {
+            panic!("gateway printed no listening line ({e}); exit status {:?}", process.child.try_wait())
+        });
+        process.addr = line.parse().unwrap_or_else(|e| panic!("bad listening address {line:?}: {e}"));
+        process
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident set size so far (`VmHWM`), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("no VmHWM in /proc/PID/status");
+        let kib: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().unwrap();
+        kib * 1024
+    }
+
+    pub async fn client(&self) -> super::Client {
+        super::Client::connect(self.addr).await
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -99,3 +99,33 @@ pub async fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
 }
+
+impl Origin {
+    /// A keep-alive origin for requests without bodies: every head it reads is reported on
+    /// `heads` and answered with `respond(head)` verbatim, until the gateway closes.
+    pub async fn answering(respond: fn(&str) -> Vec<u8>) -> Origin {
+        Origin::scripted(move |mut stream, heads| async move {
+            while let Some(head) = read_head(&mut stream).await {
+                let reply = respond(&head);
+                let _ = heads.send(head);
+                if stream.write_all(&reply).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// The value of the first `name` field in a raw head, trimmed.
+pub fn head_field(head: &str, name: &str) -> Option<String> {
+    head.split("\r\n").skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
+}
+
+/// The request target from a raw head's request line.
+pub fn head_target(head: &str) -> &str {
+    head.split(' ').nth(1).unwrap_or_default()
+}
