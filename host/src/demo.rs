@@ -85,7 +85,9 @@ async fn respond(
     let path = String::from_utf8_lossy(head.path()).into_owned();
     if let Some(code) = path.strip_prefix("/status/").and_then(|c| c.parse::<u16>().ok()) {
         if (100..=999).contains(&code) && code >= 200 {
-            return stream.write_all(&simple(code, "Demo Status", Bytes::from(format!("status {code}\n")), !keep_alive)).await;
+            return stream
+                .write_all(&simple(code, "Demo Status", Bytes::from(format!("status {code}\n")), !keep_alive))
+                .await;
         }
     }
     if let Some(n) = path.strip_prefix("/bytes/").and_then(|n| n.parse::<u64>().ok()) {
@@ -103,11 +105,8 @@ async fn respond(
         }
         return Ok(());
     }
-    let headers: Vec<_> = head
-        .headers
-        .iter()
-        .map(|h| [String::from_utf8_lossy(&h.name), String::from_utf8_lossy(&h.value)])
-        .collect();
+    let headers: Vec<_> =
+        head.headers.iter().map(|h| [String::from_utf8_lossy(&h.name), String::from_utf8_lossy(&h.value)]).collect();
     let echo = json!({
         "served_by": name,
         "method": String::from_utf8_lossy(&head.method),

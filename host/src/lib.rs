@@ -6,14 +6,14 @@
 //! reads top to bottom in that order.
 
 pub mod config;
-pub mod route;
-pub mod pool;
-pub mod upstream;
-pub mod http1;
-pub mod error;
-pub mod proxy;
-pub mod server;
 pub mod demo;
+pub mod error;
+pub mod http1;
+pub mod pool;
+pub mod proxy;
+pub mod route;
+pub mod server;
+pub mod upstream;
 
 pub use config::Config;
 pub use server::{run, Gateway};

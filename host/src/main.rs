@@ -39,8 +39,12 @@ fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config } => portcullis::Config::load(&config).map_err(anyhow::Error::from).and_then(portcullis::run),
-        Command::Check { config } => portcullis::Config::load(&config).map(|_| println!("{}: ok", config.display())).map_err(Into::into),
+        Command::Run { config } => {
+            portcullis::Config::load(&config).map_err(anyhow::Error::from).and_then(portcullis::run)
+        }
+        Command::Check { config } => {
+            portcullis::Config::load(&config).map(|_| println!("{}: ok", config.display())).map_err(Into::into)
+        }
         Command::Demo => portcullis::demo::run_demo(),
         Command::Origin { listen } => portcullis::demo::run_origin(listen),
     };

@@ -31,7 +31,8 @@ const VALUES: &[&str] = &["1", "text/html, */*;q=0.8", "a=b; c=d", "", "Mozilla/
 /// A valid request with a random head and a Content-Length or chunked body.
 fn valid_request(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
     let method = rng.pick(&["GET", "POST", "PUT", "DELETE", "PATCH"]);
-    let mut raw = format!("{method} /p/{}?q={} HTTP/1.1\r\nHost: h{}.example\r\n", rng.below(1000), rng.next(), rng.below(9));
+    let mut raw =
+        format!("{method} /p/{}?q={} HTTP/1.1\r\nHost: h{}.example\r\n", rng.below(1000), rng.next(), rng.below(9));
     for _ in 0..rng.below(20) {
         raw.push_str(&format!("{}: {}\r\n", rng.pick(NAMES), rng.pick(VALUES)));
     }

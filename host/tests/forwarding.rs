@@ -72,7 +72,11 @@ upstream = "a"
     let root = served_by(&gw, "GET", "www.other.org", "/x").await.unwrap();
     let api = served_by(&gw, "GET", "www.other.org", "/api/items").await.unwrap();
     assert_ne!(root, api, "longest prefix should pick upstream b");
-    assert_eq!(served_by(&gw, "GET", "ADMIN.example.com:8080", "/x").await.unwrap(), api, "exact host, case-insensitive, port ignored");
+    assert_eq!(
+        served_by(&gw, "GET", "ADMIN.example.com:8080", "/x").await.unwrap(),
+        api,
+        "exact host, case-insensitive, port ignored"
+    );
     assert_eq!(served_by(&gw, "POST", "shop.example.com", "/api/x").await.unwrap(), root, "wildcard host with method");
     assert_eq!(served_by(&gw, "GET", "shop.example.com", "/api/x").await.unwrap(), api, "method mismatch falls back");
     assert_eq!(served_by(&gw, "POST", "example.com", "/api/x").await.unwrap(), api, "wildcard does not match the apex");
@@ -98,7 +102,8 @@ upstream = "a"
 #[tokio::test]
 async fn x_forwarded_for_appends_replaces_or_stays_off() {
     let origin = Origin::echo().await;
-    let request = b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\nVia: 1.1 edge\r\n\r\n";
+    let request =
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\nVia: 1.1 edge\r\n\r\n";
 
     let gw = TestGateway::in_front_of(origin.addr, "").await;
     let mut c = gw.client().await;

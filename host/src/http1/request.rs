@@ -124,9 +124,8 @@ impl RequestParser {
             let base = buf.as_ptr() as usize;
             let offset = |s: &[u8]| (s.as_ptr() as usize - base, s.as_ptr() as usize - base + s.len());
             self.spans.clear();
-            self.spans.extend(
-                req.headers.iter().map(|h| Span { name: offset(h.name.as_bytes()), value: offset(h.value) }),
-            );
+            self.spans
+                .extend(req.headers.iter().map(|h| Span { name: offset(h.name.as_bytes()), value: offset(h.value) }));
             let method = offset(req.method.unwrap_or_default().as_bytes());
             let target = offset(req.path.unwrap_or_default().as_bytes());
             (len, method, target, req.version.unwrap_or(1))
@@ -189,9 +188,8 @@ fn split_target(method: &[u8], target: Bytes) -> Result<(Bytes, Option<Bytes>), 
         Some(b'/') => Ok((target, None)),
         Some(b'*') if target.len() == 1 && method == b"OPTIONS" => Ok((target, None)),
         _ => {
-            let lower_scheme = |scheme: &[u8]| {
-                target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme)
-            };
+            let lower_scheme =
+                |scheme: &[u8]| target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme);
             let after_scheme = if lower_scheme(b"http://") {
                 7
             } else if lower_scheme(b"https://") {
@@ -313,7 +311,10 @@ mod tests {
         let mut p = RequestParser::new(limits);
         let long_line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(20));
         assert_eq!(p.parse(&mut BytesMut::from(long_line.as_bytes())).err(), Some(HeadError::RequestLineTooLong));
-        assert_eq!(p.parse(&mut BytesMut::from(&b"GET /aaaaaaaaaaaaaaaaaaaaaaaaa"[..])).err(), Some(HeadError::RequestLineTooLong));
+        assert_eq!(
+            p.parse(&mut BytesMut::from(&b"GET /aaaaaaaaaaaaaaaaaaaaaaaaa"[..])).err(),
+            Some(HeadError::RequestLineTooLong)
+        );
         let many = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
         assert_eq!(p.parse(&mut BytesMut::from(&many[..])).err(), Some(HeadError::TooManyHeaders));
         let big = format!("GET / HTTP/1.1\r\nHost: a\r\nA: {}\r\n", "x".repeat(80));

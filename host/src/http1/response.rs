@@ -102,7 +102,8 @@ mod tests {
 
     #[test]
     fn keeps_nonstandard_status_and_reason() {
-        let mut buf = BytesMut::from(&b"HTTP/1.1 599 Network Connect Timeout \xe9rror\r\nContent-Length: 0\r\n\r\nrest"[..]);
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 599 Network Connect Timeout \xe9rror\r\nContent-Length: 0\r\n\r\nrest"[..]);
         let head = parse(&mut buf, 100, 65536).unwrap().unwrap();
         assert_eq!(head.status, 599);
         assert_eq!(&head.reason[..], b"Network Connect Timeout \xe9rror");
@@ -115,7 +116,12 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for raw in [&b"garbage\r\n\r\n"[..], b"HTTP/1.1 20 OK\r\n\r\n", b"HTTP/1.1 099 X\r\n\r\n", b"HTTP/1.1 200 OK\nA: b\n\n"] {
+        for raw in [
+            &b"garbage\r\n\r\n"[..],
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"HTTP/1.1 099 X\r\n\r\n",
+            b"HTTP/1.1 200 OK\nA: b\n\n",
+        ] {
             assert!(parse(&mut BytesMut::from(raw), 100, 65536).is_err(), "{raw:?}");
         }
         assert!(parse(&mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: b"[..]), 100, 65536).unwrap().is_none());

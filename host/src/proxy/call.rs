@@ -83,7 +83,10 @@ pub(crate) async fn call(
         }
     }
     Err(last_error
-        .unwrap_or_else(|| ProxyError::UpstreamConnect { upstream: upstream.name.clone(), detail: "no endpoints".into() })
+        .unwrap_or_else(|| ProxyError::UpstreamConnect {
+            upstream: upstream.name.clone(),
+            detail: "no endpoints".into(),
+        })
         .into())
 }
 

@@ -62,20 +62,18 @@ pub(crate) async fn relay(
     loop {
         let event = match decoder.next(&mut src.buf, READ_CHUNK).map_err(RelayFault::Malformed)? {
             Some(event) => event,
-            None => {
-                match src.read_more(limits.read_idle).await {
-                    Ok(0) => match decoder.on_eof() {
-                        Ok(event) => event,
-                        Err(_) => return Err(RelayFault::Truncated(None)),
-                    },
-                    Ok(_) => {
-                        check_rate(limits, started, total)?;
-                        continue;
-                    }
-                    Err(ReadFault::Timeout) => return Err(RelayFault::ReadTimeout),
-                    Err(ReadFault::Io(e)) => return Err(RelayFault::Truncated(Some(e))),
+            None => match src.read_more(limits.read_idle).await {
+                Ok(0) => match decoder.on_eof() {
+                    Ok(event) => event,
+                    Err(_) => return Err(RelayFault::Truncated(None)),
+                },
+                Ok(_) => {
+                    check_rate(limits, started, total)?;
+                    continue;
                 }
-            }
+                Err(ReadFault::Timeout) => return Err(RelayFault::ReadTimeout),
+                Err(ReadFault::Io(e)) => return Err(RelayFault::Truncated(Some(e))),
+            },
         };
         match event {
             BodyEvent::Data(data) => {

@@ -30,7 +30,8 @@ impl Proxy {
         let upstreams: Vec<Upstream> = config.upstreams.iter().map(|(name, cfg)| Upstream::new(name, cfg)).collect();
         let by_name: HashMap<&str, usize> =
             config.upstreams.keys().enumerate().map(|(i, name)| (name.as_str(), i)).collect();
-        let route_upstream = config.routes.iter().map(|r| by_name.get(r.upstream.as_str()).copied().unwrap_or(0)).collect();
+        let route_upstream =
+            config.routes.iter().map(|r| by_name.get(r.upstream.as_str()).copied().unwrap_or(0)).collect();
         Proxy {
             router: Router::new(&config.routes),
             upstreams,

@@ -75,10 +75,8 @@ impl Client {
 
     async fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 64 * 1024];
-        let n = tokio::time::timeout(IO_TIMEOUT, self.stream.read(&mut chunk))
-            .await
-            .expect("read timed out")
-            .unwrap_or(0);
+        let n =
+            tokio::time::timeout(IO_TIMEOUT, self.stream.read(&mut chunk)).await.expect("read timed out").unwrap_or(0);
         self.buf.extend_from_slice(&chunk[..n]);
         n
     }

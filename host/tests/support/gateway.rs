@@ -57,7 +57,8 @@ impl TempFile {
         use std::time::{SystemTime, UNIX_EPOCH};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
-        let unique = format!("portcullis-test-{}-{nanos}-{}-{name}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let unique =
+            format!("portcullis-test-{}-{nanos}-{}-{name}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
         let path = std::env::temp_dir().join(unique);
         std::fs::write(&path, contents).unwrap();
         TempFile { path }
