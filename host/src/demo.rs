@@ -82,12 +82,19 @@ async fn respond(
     name: &str,
     keep_alive: bool,
 ) -> std::io::Result<()> {
+    // A HEAD reply carries the GET reply's head and framing, never its body.
+    let head_only = head.method_is("HEAD");
     let path = String::from_utf8_lossy(head.path()).into_owned();
     if let Some(code) = path.strip_prefix("/status/").and_then(|c| c.parse::<u16>().ok()) {
-        if (100..=999).contains(&code) && code >= 200 {
-            return stream
-                .write_all(&simple(code, "Demo Status", Bytes::from(format!("status {code}\n")), !keep_alive))
-                .await;
+        if code == 204 || code == 304 {
+            // Statuses that never carry a body (nor, for 204, a Content-Length).
+            let mut out = BytesMut::new();
+            render::response(&ResponseHead::new(code, "Demo Status"), None, !keep_alive, &mut out);
+            return stream.write_all(&out).await;
+        }
+        if (200..=999).contains(&code) {
+            let out = simple(code, "Demo Status", Bytes::from(format!("status {code}\n")), !keep_alive);
+            return write_reply(stream, out, head_only).await;
         }
     }
     if let Some(n) = path.strip_prefix("/bytes/").and_then(|n| n.parse::<u64>().ok()) {
@@ -96,6 +103,9 @@ async fn respond(
         let mut out = BytesMut::new();
         render::response(&resp, Some(BodyKind::Length(n)), !keep_alive, &mut out);
         stream.write_all(&out).await?;
+        if head_only {
+            return Ok(());
+        }
         let block = vec![b'x'; 64 * 1024];
         let mut left = n;
         while left > 0 {
@@ -117,7 +127,17 @@ async fn respond(
     });
     let mut body = serde_json::to_vec_pretty(&echo).unwrap_or_default();
     body.push(b'\n');
-    stream.write_all(&simple_typed(200, "OK", "application/json", Bytes::from(body), !keep_alive)).await
+    write_reply(stream, simple_typed(200, "OK", "application/json", Bytes::from(body), !keep_alive), head_only).await
+}
+
+/// Writes a rendered reply, cutting it after the head for HEAD requests.
+async fn write_reply(stream: &mut TcpStream, mut out: BytesMut, head_only: bool) -> std::io::Result<()> {
+    if head_only {
+        if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            out.truncate(end + 4);
+        }
+    }
+    stream.write_all(&out).await
 }
 
 fn simple(status: u16, reason: &'static str, body: Bytes, close: bool) -> BytesMut {

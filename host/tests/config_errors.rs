@@ -259,6 +259,7 @@ fn minimal_config_gets_every_default() {
             upstream_connect: Duration::from_secs(5),
             upstream_response: Duration::from_secs(60),
             upstream_idle: Duration::from_secs(60),
+            tunnel_idle: Duration::from_secs(600),
         }
     );
     assert_eq!(
@@ -305,6 +306,7 @@ fn full_config_sets_every_key() {
             upstream_connect: Duration::from_millis(250),
             upstream_response: Duration::from_secs(3600),
             upstream_idle: Duration::from_secs(45),
+            tunnel_idle: Duration::from_secs(120),
         },
         forwarding: Forwarding { x_forwarded_for: XffMode::Replace, x_forwarded_proto: false, via: None },
         pool: PoolConfig { idle_timeout: Duration::from_secs(30), max_idle_per_key: 0 },

@@ -76,6 +76,9 @@ pub struct Timeouts {
     /// Longest gap between two body reads from the upstream.
     #[serde(deserialize_with = "units::duration")]
     pub upstream_idle: Duration,
+    /// An upgraded (WebSocket) tunnel with no traffic either way for this long is closed.
+    #[serde(deserialize_with = "units::duration")]
+    pub tunnel_idle: Duration,
 }
 
 impl Default for Timeouts {
@@ -88,6 +91,7 @@ impl Default for Timeouts {
             upstream_connect: Duration::from_secs(5),
             upstream_response: Duration::from_secs(60),
             upstream_idle: Duration::from_secs(60),
+            tunnel_idle: Duration::from_secs(600),
         }
     }
 }

@@ -93,11 +93,12 @@ impl RequestParser {
         let limits = self.limits;
         // Leading empty lines before a request line are allowed (RFC 9112 §2.2).
         let skip = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
-        let line_end = memchr::memchr(b'\n', &buf[skip..]);
-        match line_end {
-            Some(end) if end > limits.max_request_line => return Err(HeadError::RequestLineTooLong),
-            None if buf.len() - skip > limits.max_request_line => return Err(HeadError::RequestLineTooLong),
-            _ => {}
+        // The limit counts the request line without its CRLF (RFC 9112 §3); a trailing CR
+        // that has not yet met its LF is not counted either.
+        let line = &buf[skip..];
+        let line = memchr::memchr(b'\n', line).map_or(line, |end| &line[..end]);
+        if line.strip_suffix(b"\r").unwrap_or(line).len() > limits.max_request_line {
+            return Err(HeadError::RequestLineTooLong);
         }
 
         let (len, method, target, minor) = {

@@ -129,3 +129,53 @@ pub fn head_field(head: &str, name: &str) -> Option<String> {
 pub fn head_target(head: &str) -> &str {
     head.split(' ').nth(1).unwrap_or_default()
 }
+
+// === stalls and black holes (upstream timeouts) ===
+
+impl Origin {
+    /// Accepts, reads one request head (reported on `heads`), then holds the connection
+    /// open without ever answering.
+    pub async fn stalled() -> Origin {
+        Origin::scripted(|mut stream, heads| async move {
+            if let Some(head) = read_head(&mut stream).await {
+                let _ = heads.send(head);
+            }
+            let _held = stream;
+            std::future::pending::<()>().await;
+        })
+        .await
+    }
+}
+
+/// An endpoint whose SYNs the kernel drops, so a connect to `addr` hangs until the
+/// connector gives up: a listener with backlog 0 that never accepts, its accept queue
+/// already full of our own connections.
+pub struct Blackhole {
+    pub addr: SocketAddr,
+    _listener: socket2::Socket,
+    _queued: Vec<TcpStream>,
+}
+
+impl Blackhole {
+    /// `None` when the queue never filled (a platform that answers SYNs anyway): the
+    /// caller cannot test connect timeouts there.
+    pub async fn new() -> Option<Blackhole> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        listener.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        let mut queued = Vec::new();
+        // A loopback handshake the kernel answers completes at once; one still pending
+        // after this long had its SYN dropped, so the queue is full.
+        let patience = std::time::Duration::from_millis(500);
+        for _ in 0..16 {
+            match tokio::time::timeout(patience, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => queued.push(stream),
+                Ok(Err(_)) => return None,
+                Err(_) => return Some(Blackhole { addr, _listener: listener, _queued: queued }),
+            }
+        }
+        None
+    }
+}
