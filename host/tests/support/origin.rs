@@ -68,6 +68,17 @@ impl Origin {
         Origin { addr, connections, heads, task }
     }
 
+    /// An origin that never answers and reports, per connection, every byte the gateway sent
+    /// once the gateway closes it (for checking what was, or was not, forwarded).
+    pub async fn recording() -> Origin {
+        Origin::scripted(|mut stream, report| async move {
+            let mut got = Vec::new();
+            let _ = stream.read_to_end(&mut got).await;
+            let _ = report.send(String::from_utf8_lossy(&got).into_owned());
+        })
+        .await
+    }
+
     /// An origin that reads one request head per connection and answers with `response`
     /// verbatim, then closes.
     pub async fn replying(response: &'static [u8]) -> Origin {
