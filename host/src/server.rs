@@ -30,14 +30,14 @@ impl Gateway {
             .iter()
             .map(|addr| bind(*addr, config.server.reuse_port).with_context(|| format!("cannot listen on {addr}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let limit = Arc::new(Semaphore::new(config.server.max_connections));
+        let limits = Arc::new(ConnectionLimits::new(config.server.max_connections));
         let proxy = Arc::new(Proxy::new(config));
         proxy.pool.spawn_reaper();
         let mut addrs = Vec::with_capacity(listeners.len());
         let mut accept_tasks = Vec::with_capacity(listeners.len());
         for listener in listeners {
             addrs.push(listener.local_addr()?);
-            accept_tasks.push(tokio::spawn(accept_loop(listener, proxy.clone(), limit.clone())));
+            accept_tasks.push(tokio::spawn(accept_loop(listener, proxy.clone(), limits.clone())));
         }
         Ok(Gateway { proxy, addrs, accept_tasks })
     }
@@ -87,7 +87,25 @@ fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn accept_loop(listener: TcpListener, proxy: Arc<Proxy>, limit: Arc<Semaphore>) {
+/// Permits for served connections, and a smaller pool for polite refusals: answering 503
+/// costs a task and a short linger, so during a connection flood only so many get an
+/// answer and the rest are closed at once.
+struct ConnectionLimits {
+    served: Arc<Semaphore>,
+    refusals: Arc<Semaphore>,
+}
+
+impl ConnectionLimits {
+    fn new(max_connections: usize) -> ConnectionLimits {
+        let refusals = (max_connections / 8).clamp(16, 1024);
+        ConnectionLimits {
+            served: Arc::new(Semaphore::new(max_connections)),
+            refusals: Arc::new(Semaphore::new(refusals)),
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, proxy: Arc<Proxy>, limits: Arc<ConnectionLimits>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -98,18 +116,21 @@ async fn accept_loop(listener: TcpListener, proxy: Arc<Proxy>, limit: Arc<Semaph
                 continue;
             }
         };
-        match limit.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let proxy = proxy.clone();
-                tokio::spawn(async move {
-                    serve(proxy, stream, peer).await;
-                    drop(permit);
-                });
-            }
-            Err(_) => {
-                tracing::warn!(%peer, "max_connections reached; answering 503");
-                tokio::spawn(reject_overloaded(proxy.clone(), stream));
-            }
+        if let Ok(permit) = limits.served.clone().try_acquire_owned() {
+            let proxy = proxy.clone();
+            tokio::spawn(async move {
+                serve(proxy, stream, peer).await;
+                drop(permit);
+            });
+        } else if let Ok(permit) = limits.refusals.clone().try_acquire_owned() {
+            tracing::warn!(%peer, "max_connections reached; answering 503");
+            let proxy = proxy.clone();
+            tokio::spawn(async move {
+                reject_overloaded(proxy, stream).await;
+                drop(permit);
+            });
+        } else {
+            tracing::debug!(%peer, "max_connections reached and refusals saturated; closing");
         }
     }
 }
