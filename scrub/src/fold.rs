@@ -16,16 +16,32 @@ pub(crate) fn lower_word(w: u64) -> u64 {
 }
 
 /// Up to 8 bytes of `bytes` starting at `at`, little-endian, zero-padded past the end.
+/// Short tails are assembled from overlapping loads (no variable-length copy): OR-ing a
+/// byte into its own position twice leaves it unchanged.
 #[inline(always)]
 pub(crate) fn load(bytes: &[u8], at: usize) -> u64 {
     let rest = bytes.get(at..).unwrap_or_default();
-    let mut word = [0u8; 8];
-    if rest.len() >= 8 {
+    let n = rest.len();
+    if n >= 8 {
+        let mut word = [0u8; 8];
         word.copy_from_slice(&rest[..8]);
+        u64::from_le_bytes(word)
+    } else if n >= 4 {
+        let lo = u64::from(u32_at(rest, 0));
+        let hi = u64::from(u32_at(rest, n - 4));
+        lo | (hi << ((n - 4) * 8))
+    } else if n > 0 {
+        u64::from(rest[0]) | (u64::from(rest[n / 2]) << (n / 2 * 8)) | (u64::from(rest[n - 1]) << ((n - 1) * 8))
     } else {
-        word[..rest.len()].copy_from_slice(rest);
+        0
     }
-    u64::from_le_bytes(word)
+}
+
+#[inline(always)]
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(word)
 }
 
 /// The case-folded word at `at`.
@@ -62,6 +78,13 @@ mod tests {
         assert_eq!(load(b"abc", 0), u64::from_le_bytes(*b"abc\0\0\0\0\0"));
         assert_eq!(load(b"abcdefghij", 8), u64::from_le_bytes(*b"ij\0\0\0\0\0\0"));
         assert_eq!(load(b"abc", 8), 0);
+        for len in 0..=12 {
+            let bytes: Vec<u8> = (1..=len as u8).collect();
+            let mut padded = [0u8; 8];
+            let n = len.min(8);
+            padded[..n].copy_from_slice(&bytes[..n]);
+            assert_eq!(load(&bytes, 0), u64::from_le_bytes(padded), "len {len}");
+        }
         assert_eq!(low_bytes(3), 0xff_ffff);
     }
 }
