@@ -19,7 +19,7 @@ use std::path::Path;
 
 pub use error::ConfigError;
 pub use model::{
-    Balance, Forwarding, Limits, PoolConfig, RouteConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
+    Balance, Forwarding, Limits, PoolConfig, RouteConfig, ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
 };
 pub use units::{parse_duration, parse_size};
 
@@ -33,6 +33,7 @@ pub struct Config {
     pub limits: Limits,
     pub timeouts: Timeouts,
     pub forwarding: Forwarding,
+    pub scrub: ScrubConfig,
     pub pool: PoolConfig,
     /// Keyed by the name routes refer to; sorted, so logs and errors list them stably.
     pub upstreams: BTreeMap<String, UpstreamConfig>,

@@ -7,8 +7,10 @@ mod exchange;
 mod forwarding;
 mod io;
 mod relay;
+mod scrub;
 mod state;
 mod tunnel;
 
 pub(crate) use connection::{reject_overloaded, serve};
+pub use scrub::Scrubber;
 pub use state::Proxy;

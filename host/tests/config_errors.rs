@@ -8,8 +8,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::config::{
-    Balance, Config, Forwarding, Limits, PoolConfig, RouteConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
+    Balance, Config, Forwarding, Limits, PoolConfig, RouteConfig, ScrubConfig, ServerConfig, Timeouts, UpstreamConfig,
+    XffMode,
 };
+use portcullis_scrub::Pattern;
 
 /// The smallest valid config; tests break one thing in it at a time.
 const MINIMAL: &str = r#"
@@ -53,7 +55,7 @@ fn unknown_key_at_top_level() {
     assert_eq!(
         error(&src),
         "gw.toml:3:2: `limit`: unknown field `limit`, expected one of `server`, `limits`, \
-         `timeouts`, `forwarding`, `pool`, `upstreams`, `routes`"
+         `timeouts`, `forwarding`, `scrub`, `pool`, `upstreams`, `routes`"
     );
 }
 
@@ -203,6 +205,21 @@ fn bad_wildcard_host() {
 }
 
 #[test]
+fn bad_scrub_pattern() {
+    let src = minimal_plus("[scrub]\nrequest_headers = [\"x-internal-*\", \"x-*-secret\"]\n");
+    assert_eq!(
+        error(&src),
+        "gw.toml:9:36: `scrub.request_headers[1]`: `*` is only allowed at the end, as a prefix wildcard"
+    );
+    let src = minimal_plus("[scrub]\nresponse_headers = [\"x backend\"]\n");
+    assert_eq!(
+        error(&src),
+        "gw.toml:9:21: `scrub.response_headers[0]`: header names may only contain letters, digits and \
+         !#$%&'+-.^_`|~"
+    );
+}
+
+#[test]
 fn invalid_method_token() {
     let src = minimal_with("{ path_prefix", r#"{ methods = ["GET", "GET POST"], path_prefix"#);
     assert_eq!(
@@ -309,6 +326,10 @@ fn full_config_sets_every_key() {
             tunnel_idle: Duration::from_secs(120),
         },
         forwarding: Forwarding { x_forwarded_for: XffMode::Replace, x_forwarded_proto: false, via: None },
+        scrub: ScrubConfig {
+            request_headers: vec![Pattern::Prefix(b"x-internal-".to_vec()), Pattern::Exact(b"cf-worker".to_vec())],
+            response_headers: vec![Pattern::Exact(b"x-backend-server".to_vec())],
+        },
         pool: PoolConfig { idle_timeout: Duration::from_secs(30), max_idle_per_key: 0 },
         upstreams: BTreeMap::from([
             (

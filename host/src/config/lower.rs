@@ -7,8 +7,8 @@ use toml::Spanned;
 
 use super::check;
 use super::locate::{push_key, Locator};
-use super::model::{RouteConfig, ServerConfig, UpstreamConfig};
-use super::raw::{RawConfig, RawRoute, RawServer, RawUpstream};
+use super::model::{RouteConfig, ScrubConfig, ServerConfig, UpstreamConfig};
+use super::raw::{RawConfig, RawRoute, RawScrub, RawServer, RawUpstream};
 use super::{Config, ConfigError};
 
 pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigError> {
@@ -34,9 +34,30 @@ pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigEr
         limits: raw.limits,
         timeouts: raw.timeouts,
         forwarding: raw.forwarding,
+        scrub: scrub(raw.scrub, at)?,
         pool: raw.pool,
         upstreams,
         routes,
+    })
+}
+
+fn scrub(raw: RawScrub, at: &Locator<'_>) -> Result<ScrubConfig, ConfigError> {
+    let patterns = |list: Vec<Spanned<String>>, key: &str| {
+        list.iter()
+            .enumerate()
+            .map(|(i, text)| {
+                checked(
+                    text,
+                    || format!("scrub.{key}[{i}]"),
+                    at,
+                    |t| portcullis_scrub::Pattern::parse(t).map_err(|e| e.reason.to_owned()),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok(ScrubConfig {
+        request_headers: patterns(raw.request_headers, "request_headers")?,
+        response_headers: patterns(raw.response_headers, "response_headers")?,
     })
 }
 

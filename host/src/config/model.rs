@@ -96,6 +96,14 @@ impl Default for Timeouts {
     }
 }
 
+/// `[scrub]`: internal header names (`name` or `prefix*`, ASCII case-insensitive) removed
+/// from every request before routing and plugins, and optionally from responses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScrubConfig {
+    pub request_headers: Vec<portcullis_scrub::Pattern>,
+    pub response_headers: Vec<portcullis_scrub::Pattern>,
+}
+
 /// `[forwarding]`: the headers that tell the upstream a proxy sits in between.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default, expecting = "a [forwarding] table")]

@@ -21,9 +21,20 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub forwarding: Forwarding,
     #[serde(default)]
+    pub scrub: RawScrub,
+    #[serde(default)]
     pub pool: PoolConfig,
     pub upstreams: BTreeMap<String, RawUpstream>,
     pub routes: Spanned<Vec<RawRoute>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [scrub] table")]
+pub(crate) struct RawScrub {
+    #[serde(default)]
+    pub request_headers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub response_headers: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -153,6 +153,7 @@ async fn attempt(
                     let mut out = BytesMut::new();
                     let mut interim = resp;
                     proxy.fields.response(&mut interim.headers);
+                    proxy.scrub.response(&mut interim.headers);
                     render::response(&interim, None, false, &mut out);
                     if client.write_all(&out, timeouts.body_idle).await.is_err() {
                         return Err(AttemptError::Fatal(Failure::Abort("client went away during 1xx")));

@@ -39,7 +39,8 @@ pub(crate) async fn exchange(
     peer: SocketAddr,
     mut req: RequestHead,
 ) -> Result<After, Failure> {
-    // (scrub internal headers: the trie scrubber, issue 5)
+    // Internal headers go before anything (routing, plugins, the origin) can see them.
+    proxy.scrub.request(&mut req.headers);
 
     let route_index = proxy.router.find(req.host.as_deref(), req.path(), &req.method).ok_or(ProxyError::NoRoute)?;
     let route = &proxy.config.routes[route_index];
@@ -91,6 +92,7 @@ pub(crate) async fn exchange(
 
     let origin_keep_alive = resp.keep_alive();
     proxy.fields.response(&mut resp.headers);
+    proxy.scrub.response(&mut resp.headers);
     // HEAD and 304 replies describe a body they do not carry; their Content-Length stays.
     let keep_length = framing == BodyKind::Empty && (is_head || resp.status == 304);
     if !keep_length {

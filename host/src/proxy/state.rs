@@ -11,6 +11,7 @@ use crate::route::Router;
 use crate::upstream::Upstream;
 
 use super::forwarding::ForwardingFields;
+use super::scrub::Scrubber;
 
 pub struct Proxy {
     pub(crate) config: Config,
@@ -22,6 +23,7 @@ pub struct Proxy {
     pub(crate) pool: Arc<Pool>,
     pub(crate) head_limits: HeadLimits,
     pub(crate) fields: ForwardingFields,
+    pub(crate) scrub: Scrubber,
 }
 
 impl Proxy {
@@ -43,6 +45,7 @@ impl Proxy {
                 max_request_line: config.limits.max_request_line,
             },
             fields: ForwardingFields::new(&config.forwarding),
+            scrub: Scrubber::new(&config.scrub),
             config,
         }
     }

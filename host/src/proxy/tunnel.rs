@@ -16,6 +16,7 @@ use crate::http1::{render, ResponseHead};
 pub(crate) async fn tunnel(proxy: &Proxy, client: &mut Conn, mut origin: Conn, mut resp: ResponseHead) {
     let protocol = resp.headers.get("upgrade").cloned();
     proxy.fields.response(&mut resp.headers);
+    proxy.scrub.response(&mut resp.headers);
     resp.headers.append(Bytes::from_static(b"Connection"), Bytes::from_static(b"upgrade"));
     if let Some(protocol) = protocol {
         resp.headers.append(Bytes::from_static(b"Upgrade"), protocol);
