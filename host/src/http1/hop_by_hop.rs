@@ -21,12 +21,17 @@ const HOP_BY_HOP: [&str; 8] = [
 /// framing; Content-Length is the caller's call, since HEAD and 304 replies keep it). Returns the Upgrade value, if any, for the caller to decide on tunnelling.
 pub fn strip(headers: &mut Headers) -> Option<Bytes> {
     let upgrade = if headers.has_token("connection", "upgrade") { headers.get("upgrade").cloned() } else { None };
-    // Connection values are cheap `Bytes` clones; at most a handful per message.
+    let is_hop = |name: &[u8]| HOP_BY_HOP.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
+    // Usually `Connection` only says keep-alive/close/upgrade, all removed anyway: then no
+    // per-message list of named fields is needed (and nothing is allocated).
+    let names_others =
+        headers.get_all("connection").any(|v| tokens(v).any(|t| !is_hop(t) && !t.eq_ignore_ascii_case(b"close")));
+    if !names_others {
+        headers.retain(|h| !is_hop(&h.name));
+        return upgrade;
+    }
     let named: Vec<Bytes> = headers.get_all("connection").cloned().collect();
-    headers.retain(|h| {
-        !(HOP_BY_HOP.iter().any(|n| h.is(n))
-            || named.iter().any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(&h.name))))
-    });
+    headers.retain(|h| !(is_hop(&h.name) || named.iter().any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(&h.name)))));
     upgrade
 }
 
@@ -56,5 +61,16 @@ mod tests {
         assert_eq!(upgrade.as_deref(), Some(&b"websocket"[..]));
         let names: Vec<_> = h.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect();
         assert_eq!(names, ["Host", "Content-Length", "X-Kept"]);
+    }
+
+    #[test]
+    fn plain_keep_alive_strips_only_hop_by_hop_fields() {
+        let mut h = Headers::default();
+        for (n, v) in [("Host", "a"), ("Connection", "Keep-Alive"), ("Keep-Alive", "timeout=5"), ("X-Kept", "1")] {
+            h.push(Header::new(n, v));
+        }
+        assert_eq!(strip(&mut h), None);
+        let names: Vec<_> = h.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect();
+        assert_eq!(names, ["Host", "X-Kept"]);
     }
 }

@@ -51,7 +51,7 @@ pub(crate) async fn call(
     let mut last_error = None;
 
     for endpoint in upstream.attempts() {
-        let key = PoolKey { addr: endpoint.to_owned(), tls: false, sni: None, alpn: None };
+        let key = PoolKey::plain(endpoint);
         let mut pooled = proxy.pool.checkout(&key);
         loop {
             let reused = pooled.is_some();
@@ -70,6 +70,7 @@ pub(crate) async fn call(
                 },
             };
             let mut conn = Conn::new(stream);
+            // [on-upstream-request]: per attempt, so a retry to another origin can differ.
             match attempt(proxy, &mut conn, &head, req, client, expects_continue, &mut continue_sent).await {
                 Ok((resp, request_complete)) => {
                     return Ok(Upstreamed { conn, key, head: resp, request_complete });
