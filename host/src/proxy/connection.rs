@@ -20,6 +20,7 @@ pub(crate) async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr
     let mut client = Conn::new(stream);
     let mut parser = RequestParser::new(proxy.head_limits);
     let mut first = true;
+    let client_ip = bytes::Bytes::from(peer.ip().to_string());
     loop {
         let head = match read_head(&proxy, &mut client, &mut parser, first).await {
             Ok(Some(head)) => head,
@@ -30,7 +31,7 @@ pub(crate) async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr
             }
         };
         first = false;
-        match exchange(&proxy, &mut client, peer, head).await {
+        match exchange(&proxy, &mut client, &client_ip, head).await {
             Ok(After::KeepAlive) => continue,
             Ok(After::Close) => return,
             Err(Failure::Respond(err)) => {

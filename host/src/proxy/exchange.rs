@@ -1,8 +1,6 @@
 //! One request through the phase chart. Read it top to bottom: every `[phase]` comment is
 //! where the plugin chain plugs in.
 
-use std::net::SocketAddr;
-
 use bytes::{Bytes, BytesMut};
 
 use super::call::{call, Upstreamed};
@@ -36,7 +34,7 @@ impl From<ProxyError> for Failure {
 pub(crate) async fn exchange(
     proxy: &Proxy,
     client: &mut Conn,
-    peer: SocketAddr,
+    client_ip: &Bytes,
     mut req: RequestHead,
 ) -> Result<After, Failure> {
     // Internal headers go before anything (routing, plugins, the origin) can see them.
@@ -57,7 +55,7 @@ pub(crate) async fn exchange(
     let is_head = req.method_is("HEAD");
     let upgrade = proxy
         .fields
-        .request(&mut req.headers, req.version, peer.ip())
+        .request(&mut req.headers, req.version, client_ip)
         .filter(|proto| upgrade_allowed(&route.allow_upgrade, proto));
     if let Some(proto) = &upgrade {
         req.headers.append(Bytes::from_static(b"Connection"), Bytes::from_static(b"upgrade"));

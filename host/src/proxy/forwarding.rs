@@ -1,8 +1,6 @@
 //! Fields the gateway adds or removes on the way through: hop-by-hop removal,
 //! `X-Forwarded-For`, `X-Forwarded-Proto` and `Via`.
 
-use std::net::IpAddr;
-
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::config::{Forwarding, XffMode};
@@ -35,15 +33,16 @@ impl ForwardingFields {
 
     /// Rewrites a request's fields for the origin. Returns the Upgrade protocol the client
     /// asked for (if any); the caller decides whether the route allows tunnelling it.
-    pub(crate) fn request(&self, headers: &mut Headers, version: Version, client: IpAddr) -> Option<Bytes> {
+    /// `client_ip` is the peer address as text, computed once per connection.
+    pub(crate) fn request(&self, headers: &mut Headers, version: Version, client_ip: &Bytes) -> Option<Bytes> {
         let upgrade = hop_by_hop::strip(headers);
         headers.remove("content-length");
         // We answer `Expect: 100-continue` ourselves; the origin sees a plain request.
         headers.remove("expect");
         match self.xff {
             XffMode::Off => {}
-            XffMode::Replace => headers.set("X-Forwarded-For", ip_bytes(client)),
-            XffMode::Append => append_to_list(headers, "X-Forwarded-For", ip_bytes(client)),
+            XffMode::Replace => headers.set("X-Forwarded-For", client_ip.clone()),
+            XffMode::Append => append_to_list(headers, "X-Forwarded-For", client_ip.clone()),
         }
         if self.proto {
             headers.set("X-Forwarded-Proto", Bytes::from_static(b"http"));
@@ -62,10 +61,6 @@ impl ForwardingFields {
             append_to_list(headers, "Via", via.clone());
         }
     }
-}
-
-fn ip_bytes(ip: IpAddr) -> Bytes {
-    Bytes::from(ip.to_string())
 }
 
 /// Appends to a list-valued field, folding any duplicate lines into one comma-separated
