@@ -79,7 +79,7 @@ pub struct RequestParser {
 }
 
 /// Header slots live on the stack up to this count; larger limits fall back to the heap.
-const STACK_SLOTS: usize = 128;
+pub(crate) const STACK_SLOTS: usize = 128;
 
 impl RequestParser {
     pub fn new(limits: HeadLimits) -> RequestParser {
