@@ -6,24 +6,7 @@
 use bytes::BytesMut;
 use portcullis::http1::request::HeadLimits;
 use portcullis::http1::{hop_by_hop, render, response, BodyDecoder, BodyEvent, RequestHead, RequestParser};
-
-/// xorshift64*: small, fast and reproducible; failures print the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use portcullis_testkit::Rng;
 
 const NAMES: &[&str] = &["Accept", "X-Trace", "Cookie", "user-agent", "X-A", "Cache-Control", "x-internal-id"];
 const VALUES: &[&str] = &["1", "text/html, */*;q=0.8", "a=b; c=d", "", "Mozilla/5.0 (X11)", "\u{e9}t\u{e9}"];
@@ -32,7 +15,7 @@ const VALUES: &[&str] = &["1", "text/html, */*;q=0.8", "a=b; c=d", "", "Mozilla/
 fn valid_request(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
     let method = rng.pick(&["GET", "POST", "PUT", "DELETE", "PATCH"]);
     let mut raw =
-        format!("{method} /p/{}?q={} HTTP/1.1\r\nHost: h{}.example\r\n", rng.below(1000), rng.next(), rng.below(9));
+        format!("{method} /p/{}?q={} HTTP/1.1\r\nHost: h{}.example\r\n", rng.below(1000), rng.next_u64(), rng.below(9));
     for _ in 0..rng.below(20) {
         raw.push_str(&format!("{}: {}\r\n", rng.pick(NAMES), rng.pick(VALUES)));
     }
@@ -150,7 +133,7 @@ fn response_parser_survives_mutation() {
         let mut raw = base.to_vec();
         for _ in 0..1 + rng.below(3) {
             let at = rng.below(raw.len());
-            raw[at] = rng.next() as u8;
+            raw[at] = rng.next_u64() as u8;
         }
         if let Ok(Some(head)) = response::parse(&mut BytesMut::from(&raw[..]), 100, 65536) {
             assert!((100..=999).contains(&head.status), "seed {seed}");

@@ -5,20 +5,7 @@
 use std::collections::HashSet;
 
 use portcullis_scrub::NameMatcher;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use portcullis_testkit::Rng;
 
 /// Small alphabet so that random names collide with patterns and share long prefixes.
 const ALPHABET: &[u8] = b"xXiI-nNtTcCfF_~^0";

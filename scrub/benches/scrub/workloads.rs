@@ -1,5 +1,7 @@
 //! Deterministic inputs: internal-name sets and requests of realistic shape.
 
+use portcullis_testkit::Rng;
+
 pub struct Workload {
     pub name: &'static str,
     pub patterns: Vec<String>,
@@ -42,20 +44,6 @@ impl Request {
             head[s as usize..e as usize].make_ascii_lowercase();
         }
         Request { head, names: self.names.clone() }
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 
