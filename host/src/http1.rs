@@ -18,7 +18,7 @@ pub mod request;
 pub mod response;
 
 pub use body::{BodyDecoder, BodyEvent};
-pub use error::{HeadError, Side};
+pub use error::HeadError;
 pub use framing::BodyKind;
 pub use header::{Header, Headers};
 pub use request::{RequestHead, RequestParser};

@@ -172,3 +172,14 @@ async fn client_connection_close_is_honoured() {
     assert_eq!(resp.header("connection"), Some("close"));
     assert!(c.closed().await);
 }
+
+#[tokio::test]
+async fn connection_cannot_remove_host_after_routing_used_it() {
+    let origin = Origin::echo().await;
+    let gw = TestGateway::in_front_of(origin.addr, "").await;
+    let mut c = gw.client().await;
+    c.send(b"GET / HTTP/1.1\r\nHost: tenant-a.example\r\nConnection: Host, X-Gone\r\nX-Gone: 1\r\n\r\n").await;
+    let resp = c.response().await;
+    assert_eq!(resp.echoed_header("host"), ["tenant-a.example"]);
+    assert!(resp.echoed_header("x-gone").is_empty());
+}

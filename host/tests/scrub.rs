@@ -83,3 +83,38 @@ async fn interim_responses_are_scrubbed_too() {
     assert_eq!(early.header("x-debug-node"), None);
     assert_eq!(c.response().await.status, 200);
 }
+
+#[tokio::test]
+async fn trailers_cannot_carry_internal_headers() {
+    // The recording origin never answers and reports what it got once the gateway gives up.
+    let mut origin = Origin::recording().await;
+    let gw =
+        TestGateway::in_front_of(origin.addr, &format!("{SCRUB}[timeouts]\nupstream_response = \"300ms\"\n")).await;
+    let mut c = gw.client().await;
+    c.send(
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\nhello\r\n0\r\nX-Internal-Auth: admin\r\nCF-Worker: 1\r\nX-Checksum: abc\r\n\r\n",
+    )
+    .await;
+    assert_eq!(c.response().await.status, 504);
+    let seen = tokio::time::timeout(support::client::IO_TIMEOUT, origin.heads.recv()).await.unwrap().unwrap();
+    let lower = seen.to_ascii_lowercase();
+    assert!(lower.contains("x-checksum: abc"), "the ordinary trailer is missing: {seen:?}");
+    assert!(!lower.contains("x-internal-auth") && !lower.contains("cf-worker"), "internal trailer forwarded: {seen:?}");
+}
+
+#[tokio::test]
+async fn response_trailers_are_scrubbed_like_response_headers() {
+    const REPLY: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\
+                           X-Debug-Sql: select 1\r\nGrpc-Status: 0\r\n\r\n";
+    let origin = Origin::replying(REPLY).await;
+    let gw = TestGateway::in_front_of(origin.addr, "[scrub]\nresponse_headers = [\"x-debug-*\"]\n").await;
+    let resp = gw.get("/").await;
+    assert_eq!(resp.text(), "ok");
+    assert!(
+        resp.trailers.iter().any(|(n, v)| n.eq_ignore_ascii_case("grpc-status") && v == "0"),
+        "{:?}",
+        resp.trailers
+    );
+    assert!(!resp.trailers.iter().any(|(n, _)| n.eq_ignore_ascii_case("x-debug-sql")), "{:?}", resp.trailers);
+}

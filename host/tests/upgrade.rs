@@ -135,3 +135,31 @@ async fn a_101_nobody_asked_for_becomes_502() {
     assert_eq!(head_field(&head, "connection"), None, "{head}");
     assert!(c.closed().await);
 }
+
+#[tokio::test]
+async fn only_allowed_protocols_are_offered_and_a_switch_to_another_is_502() {
+    // The origin switches to whatever protocol it is asked for first, or to h2c if told to.
+    let mut origin = Origin::scripted(|mut stream, heads| async move {
+        let Some(head) = read_head(&mut stream).await else { return };
+        let offered = head_field(&head, "upgrade").unwrap_or_default();
+        let chosen = if head_target(&head).ends_with("/pick-h2c") { "h2c".to_owned() } else { offered.clone() };
+        let _ = heads.send(head);
+        let reply = format!("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: {chosen}\r\n\r\n");
+        let _ = stream.write_all(reply.as_bytes()).await;
+        let (mut from, mut to) = stream.split();
+        let _ = tokio::io::copy(&mut from, &mut to).await;
+    })
+    .await;
+    let gw = gateway(&origin).await;
+
+    let offer = "HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: h2c, websocket\r\n\r\n";
+    let mut c = gw.client().await;
+    c.send(format!("GET /ws/a {offer}").as_bytes()).await;
+    assert_eq!(c.response().await.status, 101);
+    let head = origin.heads.recv().await.unwrap();
+    assert_eq!(head_field(&head, "upgrade").as_deref(), Some("websocket"), "h2c was offered to the origin: {head}");
+
+    let mut c = gw.client().await;
+    c.send(format!("GET /ws/pick-h2c {offer}").as_bytes()).await;
+    assert_eq!(c.response().await.status, 502, "the origin switched to a protocol nobody offered");
+}

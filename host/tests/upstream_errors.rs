@@ -303,3 +303,38 @@ async fn a_body_sent_on_a_reused_connection_is_not_resent_on_a_fresh_one() {
     assert_error_page(&c.response().await, 502, &[origin.addr]);
     assert_eq!(origin.accepted(), 1, "the request was resent on a fresh connection");
 }
+
+#[tokio::test]
+async fn a_close_after_an_interim_response_is_never_retried() {
+    // First request on a connection: a normal keep-alive answer, so the connection is pooled.
+    // Second one: "102 Processing" and then a hang-up. The origin had started on the request,
+    // so resending it (a POST!) on a fresh connection would run it twice.
+    let mut origin = Origin::scripted(|mut stream, heads| async move {
+        let mut served = 0;
+        while let Some(head) = read_head(&mut stream).await {
+            let _ = heads.send(head);
+            served += 1;
+            let reply: &[u8] = if served == 1 {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            } else {
+                b"HTTP/1.1 102 Processing\r\n\r\n"
+            };
+            if stream.write_all(reply).await.is_err() || served > 1 {
+                return;
+            }
+        }
+    })
+    .await;
+    let gw = TestGateway::in_front_of(origin.addr, "").await;
+    assert_eq!(gw.get("/first").await.status, 200);
+
+    let mut c = gw.client().await;
+    c.send(b"DELETE /second HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    let processing = c.response().await;
+    assert_eq!(processing.status, 102);
+    assert_eq!(c.response().await.status, 502);
+
+    let heads: Vec<String> = std::iter::from_fn(|| origin.heads.try_recv().ok()).collect();
+    let deletes = heads.iter().filter(|h| h.starts_with("DELETE /second")).count();
+    assert_eq!(deletes, 1, "the DELETE was resent: {heads:?}");
+}

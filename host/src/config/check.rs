@@ -4,10 +4,7 @@
 
 use std::net::{Ipv6Addr, SocketAddr};
 
-/// RFC 9110 `tchar`: the bytes allowed in a method or `Upgrade` protocol token.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+use crate::http1::framing::is_tchar;
 
 fn is_token(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(is_tchar)

@@ -22,7 +22,8 @@ pub struct ServerConfig {
     pub listen: Vec<SocketAddr>,
     /// Worker threads; `None` means one per core.
     pub workers: Option<usize>,
-    /// Connections accepted at once before new ones wait in the backlog.
+    /// Connections served at once; beyond it a new connection gets 503 and is closed
+    /// (or, during a flood of them, closed at once).
     pub max_connections: usize,
     /// `SO_REUSEPORT`, so a restarted gateway can bind while the old one drains.
     pub reuse_port: bool,

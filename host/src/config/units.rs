@@ -149,7 +149,7 @@ impl Visitor<'_> for ViaVisitor {
         if v.is_empty() {
             return Ok(None);
         }
-        if !v.bytes().all(|b| super::check::is_tchar(b) || b":[]".contains(&b)) {
+        if !v.bytes().all(|b| crate::http1::framing::is_tchar(b) || b":[]".contains(&b)) {
             return Err(E::custom(format!("invalid `Via` pseudonym {v:?}: use letters, digits and -._ (no spaces)")));
         }
         Ok(Some(v.to_owned()))

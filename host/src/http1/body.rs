@@ -34,10 +34,6 @@ impl BodyDecoder {
         }
     }
 
-    pub fn is_done(&self) -> bool {
-        matches!(self, BodyDecoder::Done)
-    }
-
     /// The next piece of body from `buf` (at most `max` bytes), or `Ok(None)` when more
     /// input is needed. Returns `End` exactly once.
     pub fn next(&mut self, buf: &mut BytesMut, max: usize) -> Result<Option<BodyEvent>, HeadError> {

@@ -38,10 +38,6 @@ impl ChunkedDecoder {
         ChunkedDecoder { state: State::Size, max_trailer_bytes }
     }
 
-    pub fn is_done(&self) -> bool {
-        self.state == State::Done
-    }
-
     /// Decodes from the front of `buf`, returning at most `max` data bytes at a time.
     /// `Ok(None)` means more input is needed.
     pub fn decode(&mut self, buf: &mut BytesMut, max: usize) -> Result<Option<Chunk>, HeadError> {

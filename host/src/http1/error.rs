@@ -3,13 +3,6 @@
 
 use std::fmt;
 
-/// Which peer sent the bad bytes: a client gets a 4xx, a bad origin yields 502.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    Downstream,
-    Upstream,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeadError {
     /// Syntax the parser refused (invalid token, bare CR, NUL, obs-fold, bad version...).

@@ -116,7 +116,7 @@ fn is_known_coding(token: &[u8]) -> bool {
 fn content_length(headers: &Headers) -> Result<Option<u64>, HeadError> {
     let mut found: Option<u64> = None;
     for value in headers.get_all("content-length") {
-        let mut any = false;
+        // `split` yields at least one element, so an empty value fails `parse_decimal`.
         for element in value.split(|&b| b == b',') {
             let element = super::header::trim_ows(element);
             let n = parse_decimal(element).ok_or(HeadError::AmbiguousFraming("invalid Content-Length"))?;
@@ -124,10 +124,6 @@ fn content_length(headers: &Headers) -> Result<Option<u64>, HeadError> {
                 return Err(HeadError::AmbiguousFraming("conflicting Content-Length values"));
             }
             found = Some(n);
-            any = true;
-        }
-        if !any {
-            return Err(HeadError::AmbiguousFraming("empty Content-Length"));
         }
     }
     Ok(found)

@@ -124,3 +124,12 @@ pub fn trim_ows(mut s: &[u8]) -> &[u8] {
     }
     s
 }
+
+/// Whether a message lets its connection stay open: HTTP/1.1 unless `Connection: close`,
+/// HTTP/1.0 only with `Connection: keep-alive`.
+pub fn keep_alive(version: super::Version, headers: &Headers) -> bool {
+    match version {
+        super::Version::Http11 => !headers.has_token("connection", "close"),
+        super::Version::Http10 => headers.has_token("connection", "keep-alive"),
+    }
+}

@@ -20,13 +20,14 @@ const HOP_BY_HOP: [&str; 8] = [
     "proxy-authorization",
 ];
 
-/// Removes hop-by-hop fields (Transfer-Encoding among them: the proxy renders its own
-/// framing; Content-Length is the caller's call, since HEAD and 304 replies keep it). Returns the Upgrade value, if any, for the caller to decide on tunnelling.
-/// The same gated matcher as the scrubber: most fields are turned away by one table load
-/// instead of eight case-insensitive comparisons.
+// The same gated matcher as the scrubber: most fields are turned away by one table load
+// instead of eight case-insensitive comparisons.
 static HOP_MATCHER: LazyLock<NameMatcher> =
     LazyLock::new(|| NameMatcher::from_patterns(&HOP_BY_HOP.map(|name| Pattern::Exact(name.as_bytes().to_vec()))));
 
+/// Removes hop-by-hop fields (Transfer-Encoding among them: the proxy renders its own
+/// framing; Content-Length is the caller's call, since HEAD and 304 replies keep it).
+/// Returns the Upgrade value, if any, for the caller to decide on tunnelling.
 pub fn strip(headers: &mut Headers) -> Option<Bytes> {
     let upgrade = if headers.has_token("connection", "upgrade") { headers.get("upgrade").cloned() } else { None };
     let matcher = &*HOP_MATCHER;
@@ -40,7 +41,12 @@ pub fn strip(headers: &mut Headers) -> Option<Bytes> {
         return upgrade;
     }
     let named: Vec<Bytes> = headers.get_all("connection").cloned().collect();
-    headers.retain(|h| !(is_hop(&h.name) || named.iter().any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(&h.name)))));
+    // Host is never the client's to remove: routing already used it, and an origin choosing
+    // its virtual host from something else would be a routing bypass.
+    let named_here = |name: &[u8]| {
+        !name.eq_ignore_ascii_case(b"host") && named.iter().any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(name)))
+    };
+    headers.retain(|h| !(is_hop(&h.name) || named_here(&h.name)));
     upgrade
 }
 

@@ -53,10 +53,7 @@ impl RequestHead {
 
     /// Whether the client wants the connection kept open after this exchange.
     pub fn keep_alive(&self) -> bool {
-        match self.version {
-            Version::Http11 => !self.headers.has_token("connection", "close"),
-            Version::Http10 => self.headers.has_token("connection", "keep-alive"),
-        }
+        super::header::keep_alive(self.version, &self.headers)
     }
 
     /// `Expect: 100-continue`; any other expectation is refused with 417 by `parse`.

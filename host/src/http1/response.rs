@@ -35,10 +35,7 @@ impl ResponseHead {
 
     /// Whether the origin allows the connection to be reused after this response.
     pub fn keep_alive(&self) -> bool {
-        match self.version {
-            Version::Http11 => !self.headers.has_token("connection", "close"),
-            Version::Http10 => self.headers.has_token("connection", "keep-alive"),
-        }
+        super::header::keep_alive(self.version, &self.headers)
     }
 }
 

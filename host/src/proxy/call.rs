@@ -16,7 +16,7 @@ use super::io::{Conn, ReadFault};
 use super::relay::{relay, Encode, RelayFault, RelayLimits};
 use super::Proxy;
 use crate::error::ProxyError;
-use crate::http1::{render, response, BodyDecoder, BodyKind, HeadError, RequestHead, ResponseHead, Version};
+use crate::http1::{render, response, BodyDecoder, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version};
 use crate::pool::PoolKey;
 use crate::upstream::{connect, ConnectError, Upstream};
 
@@ -133,7 +133,8 @@ async fn attempt(
             max_bytes: Some(proxy.config.limits.max_body_bytes),
             min_rate: timeouts.body_min_rate,
         };
-        match relay(client, &mut decoder, &mut conn.stream, encode, &limits).await {
+        let scrub = |trailers: &mut Headers| proxy.scrub.request(trailers);
+        match relay(client, &mut decoder, &mut conn.stream, encode, &limits, scrub).await {
             Ok(_) => {}
             Err(RelayFault::Write(err)) => {
                 // The origin stopped reading: it may have answered early (a 413 of its own).
@@ -145,8 +146,11 @@ async fn attempt(
     }
 
     let deadline = Instant::now() + timeouts.upstream_response;
+    // Once any response byte arrived (an interim 102/103 included), the origin has started
+    // on this request: a close after that is never a stale connection, so never retried.
+    let mut responded = false;
     loop {
-        match read_response_head(proxy, conn, deadline).await {
+        match read_response_head(proxy, conn, deadline, &mut responded).await {
             Ok(resp) if resp.is_interim() && resp.status != 101 => {
                 // 100 is ours to send (see above); other 1xx (103 Early Hints, 102) are
                 // forwarded to clients that understand them.
@@ -189,9 +193,14 @@ enum HeadRead {
     Failed(ProxyError),
 }
 
-async fn read_response_head(proxy: &Proxy, conn: &mut Conn, deadline: Instant) -> Result<ResponseHead, HeadRead> {
+async fn read_response_head(
+    proxy: &Proxy,
+    conn: &mut Conn,
+    deadline: Instant,
+    received_any: &mut bool,
+) -> Result<ResponseHead, HeadRead> {
     let limits = &proxy.config.limits;
-    let mut received_any = !conn.buf.is_empty();
+    *received_any |= !conn.buf.is_empty();
     loop {
         if !conn.buf.is_empty() {
             match response::parse(&mut conn.buf, limits.max_headers, limits.max_head_bytes) {
@@ -202,11 +211,11 @@ async fn read_response_head(proxy: &Proxy, conn: &mut Conn, deadline: Instant) -
         }
         let wait = deadline.saturating_duration_since(Instant::now());
         match conn.read_more(wait).await {
-            Ok(0) if !received_any => return Err(HeadRead::ClosedEarly("closed before responding".into())),
+            Ok(0) if !*received_any => return Err(HeadRead::ClosedEarly("closed before responding".into())),
             Ok(0) => return Err(HeadRead::Failed(ProxyError::UpstreamInvalid(HeadError::Truncated))),
-            Ok(_) => received_any = true,
+            Ok(_) => *received_any = true,
             Err(ReadFault::Timeout) => return Err(HeadRead::Failed(ProxyError::UpstreamTimeout)),
-            Err(ReadFault::Io(err)) if !received_any => return Err(HeadRead::ClosedEarly(err.to_string())),
+            Err(ReadFault::Io(err)) if !*received_any => return Err(HeadRead::ClosedEarly(err.to_string())),
             Err(ReadFault::Io(err)) => return Err(HeadRead::Failed(ProxyError::UpstreamClosed(err.to_string()))),
         }
     }

@@ -34,6 +34,7 @@ pub(crate) async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr
         match exchange(&proxy, &mut client, &client_ip, head).await {
             Ok(After::KeepAlive) => continue,
             Ok(After::Close) => return,
+            Ok(After::CloseUnread) => return linger(&mut client).await,
             Err(Failure::Respond(err)) => {
                 let (status, _) = err.status();
                 if status >= 500 {
@@ -91,18 +92,23 @@ async fn respond_and_close(proxy: &Proxy, client: &mut Conn, err: &ProxyError) {
     linger(client).await;
 }
 
+/// Half-closes and discards what the client still sends, for at most `LINGER` in total and
+/// `LINGER_BYTES`, so a slow client cannot hold the connection slot.
 async fn linger(client: &mut Conn) {
     const LINGER: Duration = Duration::from_secs(2);
     const LINGER_BYTES: usize = 1 << 20;
     let _ = client.stream.shutdown().await;
-    let mut drained = 0;
-    while drained < LINGER_BYTES {
-        client.buf.clear();
-        match client.read_more(LINGER).await {
-            Ok(n) if n > 0 => drained += n,
-            _ => return,
+    let drain = async {
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            client.buf.clear();
+            match client.read_more(LINGER).await {
+                Ok(n) if n > 0 => drained += n,
+                _ => return,
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// Over `max_connections`: answer 503 instead of leaving the client hanging in a queue.

@@ -9,12 +9,16 @@ use super::relay::{relay, Encode, RelayLimits};
 use super::tunnel::tunnel;
 use super::Proxy;
 use crate::error::ProxyError;
+use crate::http1::header::tokens;
 use crate::http1::{render, BodyDecoder, BodyKind, HeadError, RequestHead, Version};
 
 /// What happens to the client connection after a successful exchange.
 pub(crate) enum After {
     KeepAlive,
     Close,
+    /// Close, but the client may still be sending a body we did not read (the origin
+    /// answered early): drain briefly first, or the kernel's RST can destroy the response.
+    CloseUnread,
 }
 
 pub(crate) enum Failure {
@@ -56,10 +60,10 @@ pub(crate) async fn exchange(
     let upgrade = proxy
         .fields
         .request(&mut req.headers, req.version, client_ip)
-        .filter(|proto| upgrade_allowed(&route.allow_upgrade, proto));
-    if let Some(proto) = &upgrade {
+        .and_then(|offered| allowed_protocols(&route.allow_upgrade, &offered));
+    if let Some(protocols) = &upgrade {
         req.headers.append(Bytes::from_static(b"Connection"), Bytes::from_static(b"upgrade"));
-        req.headers.append(Bytes::from_static(b"Upgrade"), proto.clone());
+        req.headers.append(Bytes::from_static(b"Upgrade"), protocols.clone());
     }
 
     // [select-upstream]: the first plugin that answers picks a configured upstream.
@@ -77,8 +81,20 @@ pub(crate) async fn exchange(
         call(proxy, upstream, &req, client, expects_continue).await?;
 
     if resp.status == 101 {
-        if upgrade.is_none() {
-            return Err(ProxyError::UpstreamInvalid(HeadError::Malformed("101 without an upgrade request")).into());
+        // The origin may only switch to a protocol we forwarded (the client's offer that the
+        // route allows).
+        let switched_to_offered = match (&upgrade, resp.headers.get("upgrade")) {
+            (Some(offered), Some(chosen)) => {
+                let offered: Vec<&[u8]> = tokens(offered).collect();
+                tokens(chosen).next().is_some()
+                    && tokens(chosen).all(|c| offered.iter().any(|o| o.eq_ignore_ascii_case(c)))
+            }
+            _ => false,
+        };
+        if !switched_to_offered {
+            return Err(
+                ProxyError::UpstreamInvalid(HeadError::Malformed("101 to a protocol that was not offered")).into()
+            );
         }
         tunnel(proxy, client, origin, resp).await;
         return Ok(After::Close);
@@ -98,8 +114,8 @@ pub(crate) async fn exchange(
     }
     let http10 = req.version == Version::Http10;
     let (client_framing, encode) = match framing {
-        BodyKind::Empty if keep_length || resp.status < 200 || resp.status == 204 => (None, Encode::Raw),
-        BodyKind::Empty => (Some(BodyKind::Length(0)), Encode::Raw),
+        // Only HEAD, 204 and 304 replies are bodiless here (1xx were consumed by `call`).
+        BodyKind::Empty => (None, Encode::Raw),
         BodyKind::Length(n) => (Some(BodyKind::Length(n)), Encode::Raw),
         // An HTTP/1.0 client cannot read chunked: it gets the raw body and a close.
         BodyKind::Chunked | BodyKind::CloseDelimited if http10 => (None, Encode::Raw),
@@ -123,7 +139,8 @@ pub(crate) async fn exchange(
         max_bytes: None,
         min_rate: None,
     };
-    if let Err(fault) = relay(&mut origin, &mut decoder, &mut client.stream, encode, &limits).await {
+    let scrub = |trailers: &mut crate::http1::Headers| proxy.scrub.response(trailers);
+    if let Err(fault) = relay(&mut origin, &mut decoder, &mut client.stream, encode, &limits, scrub).await {
         tracing::warn!(?fault, upstream = %upstream.name, "response body relay failed; closing client connection");
         return Err(Failure::Abort("response body relay failed"));
     }
@@ -136,12 +153,25 @@ pub(crate) async fn exchange(
 
     // [on-log]: after the last byte, with status, bytes and timings.
 
-    Ok(if keep_alive { After::KeepAlive } else { After::Close })
+    Ok(match (keep_alive, request_complete) {
+        (true, _) => After::KeepAlive,
+        (false, true) => After::Close,
+        (false, false) => After::CloseUnread,
+    })
 }
 
-/// A route allows an Upgrade when it lists the protocol name (`websocket` in `websocket/13`).
-fn upgrade_allowed(allowed: &[String], proto: &[u8]) -> bool {
-    let name = proto.split(|&b| b == b'/' || b == b',').next().unwrap_or_default();
-    let name = crate::http1::header::trim_ows(name);
-    allowed.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(name))
+/// The protocols of an `Upgrade` list (`websocket`, `websocket/13`) that the route allows,
+/// joined again; `None` if there are none.
+fn allowed_protocols(allowed: &[String], offered: &[u8]) -> Option<Bytes> {
+    let mut kept = BytesMut::new();
+    for protocol in tokens(offered) {
+        let name = protocol.split(|&b| b == b'/').next().unwrap_or_default();
+        if allowed.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(name)) {
+            if !kept.is_empty() {
+                kept.extend_from_slice(b", ");
+            }
+            kept.extend_from_slice(protocol);
+        }
+    }
+    (!kept.is_empty()).then(|| kept.freeze())
 }

@@ -10,7 +10,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::net::TcpStream;
 
 use super::io::{write_buf, Conn, ReadFault, READ_CHUNK};
-use crate::http1::{render, BodyDecoder, BodyEvent, HeadError, Headers};
+use crate::http1::{hop_by_hop, render, BodyDecoder, BodyEvent, HeadError, Headers};
 
 /// How the body is framed towards the sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,17 +44,20 @@ pub(crate) enum RelayFault {
     Malformed(HeadError),
     /// The source closed or reset before the body was complete.
     Truncated(Option<io::Error>),
-    /// The sink failed; `sent` body bytes had been written before.
+    /// The sink failed (for a request body: the origin stopped reading).
     Write(io::Error),
 }
 
 /// Relays the whole body, end of body (and trailers) included; returns the body bytes relayed.
+/// `scrub` removes what the scrubber removes from heads in this direction, so a trailer
+/// cannot carry what a header may not.
 pub(crate) async fn relay(
     src: &mut Conn,
     decoder: &mut BodyDecoder,
     dst: &mut TcpStream,
     encode: Encode,
     limits: &RelayLimits,
+    scrub: impl Fn(&mut Headers),
 ) -> Result<u64, RelayFault> {
     let started = Instant::now();
     let mut total: u64 = 0;
@@ -86,7 +89,12 @@ pub(crate) async fn relay(
             BodyEvent::End(trailers) => {
                 if encode == Encode::Chunked {
                     frame.clear();
-                    render::last_chunk(trailers.as_ref().map(forwardable_trailers).as_ref(), &mut frame);
+                    let trailers = trailers.map(|t| {
+                        let mut kept = forwardable_trailers(t);
+                        scrub(&mut kept);
+                        kept
+                    });
+                    render::last_chunk(trailers.as_ref(), &mut frame);
                     write_buf(dst, frame.split().freeze(), limits.write_idle).await.map_err(RelayFault::Write)?;
                 }
                 return Ok(total);
@@ -124,8 +132,8 @@ fn check_rate(limits: &RelayLimits, started: Instant, total: u64) -> Result<(), 
 }
 
 /// Trailer fields that must not appear in a trailer section (RFC 9110 §6.5.1): framing,
-/// routing and authentication fields are dropped rather than forwarded.
-fn forwardable_trailers(trailers: &Headers) -> Headers {
+/// routing and authentication fields, and hop-by-hop fields, are dropped rather than forwarded.
+fn forwardable_trailers(mut trailers: Headers) -> Headers {
     const FORBIDDEN: [&str; 9] = [
         "content-length",
         "transfer-encoding",
@@ -137,7 +145,7 @@ fn forwardable_trailers(trailers: &Headers) -> Headers {
         "set-cookie",
         "content-type",
     ];
-    let mut kept = trailers.clone();
-    kept.retain(|h| !FORBIDDEN.iter().any(|n| h.is(n)));
-    kept
+    hop_by_hop::strip(&mut trailers);
+    trailers.retain(|h| !FORBIDDEN.iter().any(|n| h.is(n)));
+    trailers
 }
