@@ -51,7 +51,7 @@ impl Gateway {
         self.proxy.pool_stats()
     }
 
-    /// Stops accepting; connections in flight finish on their own.
+    /// Stops accepting; connections in flight keep running for as long as the runtime does.
     pub fn stop_accepting(&self) {
         for task in &self.accept_tasks {
             task.abort();
@@ -136,6 +136,8 @@ async fn accept_loop(listener: TcpListener, proxy: Arc<Proxy>, limits: Arc<Conne
 }
 
 /// Runs the gateway until SIGINT or SIGTERM, on a runtime with `server.workers` threads.
+/// On the signal it stops accepting and returns, which ends connections still in flight:
+/// draining them up to a deadline is the graceful shutdown still to come (issue 9).
 pub fn run(config: Config) -> anyhow::Result<()> {
     runtime(&config)?.block_on(async {
         let gateway = Gateway::start(config).await?;
