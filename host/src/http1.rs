@@ -11,6 +11,7 @@ pub mod body;
 pub mod chunked;
 pub mod error;
 pub mod framing;
+mod head;
 pub mod header;
 pub mod hop_by_hop;
 pub mod render;

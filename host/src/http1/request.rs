@@ -1,12 +1,11 @@
 //! Request heads: parsing with limits, validation of Host and request target.
 
-use std::mem::MaybeUninit;
-
 use bytes::{Bytes, BytesMut};
 
 use super::error::{from_httparse, HeadError};
 use super::framing::{self, BodyKind};
-use super::header::{Header, Headers};
+use super::head::{self, Span};
+use super::header::Headers;
 use super::Version;
 
 /// Limits applied while a head is still arriving, so an attacker cannot make us buffer
@@ -62,21 +61,11 @@ impl RequestHead {
     }
 }
 
-/// Byte offsets of one field inside the head, recorded while httparse borrows the buffer.
-#[derive(Clone, Copy)]
-struct Span {
-    name: (usize, usize),
-    value: (usize, usize),
-}
-
 /// Per-connection parser: keeps its scratch space so parsing allocates only the field list.
 pub struct RequestParser {
     limits: HeadLimits,
     spans: Vec<Span>,
 }
-
-/// Header slots live on the stack up to this count; larger limits fall back to the heap.
-pub(crate) const STACK_SLOTS: usize = 128;
 
 impl RequestParser {
     pub fn new(limits: HeadLimits) -> RequestParser {
@@ -98,48 +87,24 @@ impl RequestParser {
             return Err(HeadError::RequestLineTooLong);
         }
 
-        let (len, method, target, minor) = {
+        let spans = &mut self.spans;
+        let parsed = head::with_slots(limits.max_headers, |slots| {
             let mut req = httparse::Request::new(&mut []);
-            let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_SLOTS];
-            let mut heap = Vec::new();
-            let slots = if limits.max_headers <= STACK_SLOTS {
-                &mut stack[..limits.max_headers]
-            } else {
-                heap.resize_with(limits.max_headers, MaybeUninit::uninit);
-                &mut heap[..]
-            };
             let status = httparse::ParserConfig::default()
                 .parse_request_with_uninit_headers(&mut req, buf, slots)
                 .map_err(from_httparse)?;
-            let len = match status {
-                httparse::Status::Complete(len) => len,
-                httparse::Status::Partial if buf.len() > limits.max_head_bytes => return Err(HeadError::HeadTooLarge),
-                httparse::Status::Partial => return Ok(None),
+            let Some(len) = head::complete_len(status, buf.len(), limits.max_head_bytes)? else {
+                return Ok(None);
             };
-            if len > limits.max_head_bytes {
-                return Err(HeadError::HeadTooLarge);
-            }
-            let base = buf.as_ptr() as usize;
-            let offset = |s: &[u8]| (s.as_ptr() as usize - base, s.as_ptr() as usize - base + s.len());
-            self.spans.clear();
-            self.spans
-                .extend(req.headers.iter().map(|h| Span { name: offset(h.name.as_bytes()), value: offset(h.value) }));
-            let method = offset(req.method.unwrap_or_default().as_bytes());
-            let target = offset(req.path.unwrap_or_default().as_bytes());
-            (len, method, target, req.version.unwrap_or(1))
-        };
+            spans.clear();
+            spans.extend(req.headers.iter().map(|field| Span::of(buf, field)));
+            let method = head::offsets(buf, req.method.unwrap_or_default().as_bytes());
+            let target = head::offsets(buf, req.path.unwrap_or_default().as_bytes());
+            Ok(Some((len, method, target, req.version.unwrap_or(1))))
+        })?;
+        let Some((len, method, target, minor)) = parsed else { return Ok(None) };
 
-        let head = buf.split_to(len).freeze();
-        if super::has_bare_lf(&head) {
-            return Err(HeadError::Malformed("bare LF line ending"));
-        }
-        let mut headers = Headers::with_capacity(self.spans.len() + 4);
-        for span in &self.spans {
-            headers.push(Header {
-                name: head.slice(span.name.0..span.name.1),
-                value: head.slice(span.value.0..span.value.1),
-            });
-        }
+        let (head, headers) = head::freeze(buf, len, &self.spans, 4)?;
         let version = Version::from_minor(minor);
         let method = head.slice(method.0..method.1);
         let target = head.slice(target.0..target.1);

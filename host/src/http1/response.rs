@@ -2,13 +2,11 @@
 //! phrase kept byte for byte: real origins send 599–999 and custom phrases, and a proxy that
 //! rewrites them breaks clients that depend on them (Pingora learned this in production).
 
-use std::mem::MaybeUninit;
-
 use bytes::{Bytes, BytesMut};
 
 use super::error::{from_httparse, HeadError};
-use super::header::{Header, Headers};
-use super::request::STACK_SLOTS;
+use super::head::{self, Span};
+use super::header::Headers;
 use super::Version;
 
 #[derive(Clone, Debug)]
@@ -41,49 +39,24 @@ impl ResponseHead {
 
 /// Parses one response head from the front of `buf` (`Ok(None)`: need more bytes).
 pub fn parse(buf: &mut BytesMut, max_headers: usize, max_head_bytes: usize) -> Result<Option<ResponseHead>, HeadError> {
-    // Uninitialised slots: zeroing 128 of them would cost a 4 KiB memset per response.
-    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_SLOTS];
-    let mut heap = Vec::new();
-    let slots = if max_headers <= STACK_SLOTS {
-        &mut stack[..max_headers]
-    } else {
-        heap.resize_with(max_headers, MaybeUninit::uninit);
-        &mut heap[..]
-    };
-    let mut res = httparse::Response::new(&mut []);
-    let status = httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut res, buf, slots)
-        .map_err(from_httparse)?;
-    let len = match status {
-        httparse::Status::Complete(len) if len <= max_head_bytes => len,
-        httparse::Status::Partial if buf.len() <= max_head_bytes => return Ok(None),
-        _ => return Err(HeadError::HeadTooLarge),
-    };
-    let status = res.code.unwrap_or(0);
+    let parsed = head::with_slots(max_headers, |slots| {
+        let mut res = httparse::Response::new(&mut []);
+        let status = httparse::ParserConfig::default()
+            .parse_response_with_uninit_headers(&mut res, buf, slots)
+            .map_err(from_httparse)?;
+        let Some(len) = head::complete_len(status, buf.len(), max_head_bytes)? else {
+            return Ok(None);
+        };
+        let spans: Vec<Span> = res.headers.iter().map(|field| Span::of(buf, field)).collect();
+        Ok(Some((len, res.code.unwrap_or(0), res.version.unwrap_or(1), spans)))
+    })?;
+    let Some((len, status, minor, spans)) = parsed else { return Ok(None) };
     if !(100..=999).contains(&status) {
         return Err(HeadError::Malformed("status code out of range"));
     }
-    let version = Version::from_minor(res.version.unwrap_or(1));
-    let base = buf.as_ptr() as usize;
-    let spans: Vec<_> = res
-        .headers
-        .iter()
-        .map(|h| {
-            let name = h.name.as_ptr() as usize - base;
-            let value = h.value.as_ptr() as usize - base;
-            (name, name + h.name.len(), value, value + h.value.len())
-        })
-        .collect();
-
-    let head = buf.split_to(len).freeze();
-    if super::has_bare_lf(&head) {
-        return Err(HeadError::Malformed("bare LF line ending"));
-    }
+    let version = Version::from_minor(minor);
+    let (head, headers) = head::freeze(buf, len, &spans, 2)?;
     let reason = reason_phrase(&head);
-    let mut headers = Headers::with_capacity(spans.len() + 2);
-    for (n0, n1, v0, v1) in spans {
-        headers.push(Header { name: head.slice(n0..n1), value: head.slice(v0..v1) });
-    }
     Ok(Some(ResponseHead { version, status, reason, headers }))
 }
 
