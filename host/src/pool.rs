@@ -118,13 +118,17 @@ impl Pool {
     /// Returns a connection for reuse. The caller must only check in a connection whose
     /// last response was read completely. It is dropped (closed) instead when pooling
     /// is disabled or `key` already holds `max_idle_per_key` live idle connections.
-    pub fn checkin(&self, key: PoolKey, stream: TcpStream) {
+    /// Takes the key by reference: it is cloned only when a key gets its first idle list.
+    pub fn checkin(&self, key: &PoolKey, stream: TcpStream) {
         if self.max_idle_per_key == 0 {
             return;
         }
         let cutoff = self.cutoff();
         let (rejected, expired) = {
-            let mut list = self.idle.entry(key).or_default();
+            let mut list = match self.idle.get_mut(key) {
+                Some(list) => list,
+                None => self.idle.entry(key.clone()).or_default(),
+            };
             let expired = split_expired(&mut list, cutoff);
             if list.len() >= self.max_idle_per_key {
                 (Some(stream), expired)

@@ -5,6 +5,7 @@ mod connect;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::config::{Balance, UpstreamConfig};
+use crate::pool::PoolKey;
 
 pub use connect::{connect, ConnectError};
 
@@ -13,6 +14,8 @@ pub use connect::{connect, ConnectError};
 pub struct Upstream {
     pub name: String,
     endpoints: Vec<String>,
+    /// `keys[i]` is the pool key of `endpoints[i]`, built once rather than per request.
+    keys: Vec<PoolKey>,
     /// Round-robin cursor shared by all workers; only its rotation matters, so wrapping
     /// and `Relaxed` are fine.
     next: AtomicUsize,
@@ -34,13 +37,19 @@ impl Upstream {
         // anyway so a hand-built config can neither repeat an endpoint nor try none.
         let cap = u32::try_from(endpoints.len()).unwrap_or(u32::MAX);
         let max_attempts = cfg.max_attempts.max(1).min(cap);
-        Upstream { name: name.to_owned(), endpoints, next: AtomicUsize::new(0), max_attempts }
+        let keys = endpoints.iter().map(PoolKey::plain).collect();
+        Upstream { name: name.to_owned(), endpoints, keys, next: AtomicUsize::new(0), max_attempts }
     }
 
     /// The endpoints to try for one request, in order: up to `max_attempts` distinct
     /// endpoints walking the ring from the next round-robin position. Each call advances
     /// the cursor by one, so consecutive requests start on consecutive endpoints.
     pub fn attempts(&self) -> impl Iterator<Item = &str> + '_ {
+        self.attempts_keyed().map(|(endpoint, _)| endpoint)
+    }
+
+    /// `attempts`, with each endpoint's pool key.
+    pub fn attempts_keyed(&self) -> impl Iterator<Item = (&str, &PoolKey)> + '_ {
         let len = self.endpoints.len();
         // Reduce before adding: `start + i` on the raw cursor could wrap at usize::MAX
         // and revisit an endpoint within one request.
@@ -48,7 +57,10 @@ impl Upstream {
             0 => 0,
             _ => self.next.fetch_add(1, Relaxed) % len,
         };
-        (0..self.max_attempts as usize).map(move |i| self.endpoints[(start + i) % len].as_str())
+        (0..self.max_attempts as usize).map(move |i| {
+            let at = (start + i) % len;
+            (self.endpoints[at].as_str(), &self.keys[at])
+        })
     }
 
     pub fn endpoints(&self) -> &[String] {

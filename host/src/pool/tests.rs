@@ -50,7 +50,7 @@ async fn reuses_checked_in_connection() {
     let (conn, _origin) = pair().await;
     let local = conn.local_addr().unwrap();
     pool.record_new();
-    pool.checkin(key(), conn);
+    pool.checkin(&key(), conn);
     assert_eq!(pool.stats().idle, 1);
 
     let reused = pool.checkout(&key()).expect("pooled connection");
@@ -66,8 +66,8 @@ async fn reuse_is_lifo() {
     let (older, _o1) = pair().await;
     let (newer, _o2) = pair().await;
     let (older_addr, newer_addr) = (older.local_addr().unwrap(), newer.local_addr().unwrap());
-    pool.checkin(key(), older);
-    pool.checkin(key(), newer);
+    pool.checkin(&key(), older);
+    pool.checkin(&key(), newer);
     assert_eq!(pool.checkout(&key()).unwrap().local_addr().unwrap(), newer_addr);
     assert_eq!(pool.checkout(&key()).unwrap().local_addr().unwrap(), older_addr);
 }
@@ -78,7 +78,7 @@ async fn reuse_is_lifo() {
 async fn peer_closed_is_discarded_on_checkout() {
     let pool = pool(LONG, 8);
     let (conn, origin) = pair().await;
-    pool.checkin(key(), conn);
+    pool.checkin(&key(), conn);
     drop(origin);
     std::thread::sleep(Duration::from_millis(20));
 
@@ -93,8 +93,8 @@ async fn dead_newest_falls_back_to_older_live_one() {
     let (live, _live_origin) = pair().await;
     let (dead, dead_origin) = pair().await;
     let live_addr = live.local_addr().unwrap();
-    pool.checkin(key(), live);
-    pool.checkin(key(), dead);
+    pool.checkin(&key(), live);
+    pool.checkin(&key(), dead);
     drop(dead_origin);
     std::thread::sleep(Duration::from_millis(20));
 
@@ -107,7 +107,7 @@ async fn dead_newest_falls_back_to_older_live_one() {
 async fn unsolicited_bytes_are_discarded() {
     let pool = pool(LONG, 8);
     let (conn, mut origin) = pair().await;
-    pool.checkin(key(), conn);
+    pool.checkin(&key(), conn);
     origin.write_all(b"HTTP/1.1 408 Request Timeout\r\n\r\n").await.unwrap();
     std::thread::sleep(Duration::from_millis(20));
 
@@ -120,7 +120,7 @@ async fn unsolicited_bytes_are_discarded() {
 async fn idle_timeout_expires_connections() {
     let pool = pool(Duration::from_millis(50), 8);
     let (conn, mut origin) = pair().await;
-    pool.checkin(key(), conn);
+    pool.checkin(&key(), conn);
     tokio::time::sleep(Duration::from_millis(120)).await;
 
     assert!(pool.checkout(&key()).is_none());
@@ -136,15 +136,15 @@ async fn per_key_cap_drops_the_extra_connection() {
     let (a, _oa) = pair().await;
     let (b, _ob) = pair().await;
     let (c, mut oc) = pair().await;
-    pool.checkin(key(), a);
-    pool.checkin(key(), b);
-    pool.checkin(key(), c);
+    pool.checkin(&key(), a);
+    pool.checkin(&key(), b);
+    pool.checkin(&key(), c);
 
     assert_eq!(pool.stats().idle, 2);
     assert_closed_by_pool(&mut oc).await;
     // The cap is per key: another key still has room.
     let (d, _od) = pair().await;
-    pool.checkin(PoolKey::plain("127.0.0.1:10"), d);
+    pool.checkin(&PoolKey::plain("127.0.0.1:10"), d);
     assert_eq!(pool.stats().idle, 3);
 }
 
@@ -152,7 +152,7 @@ async fn per_key_cap_drops_the_extra_connection() {
 async fn keys_differing_in_tls_sni_or_alpn_are_not_interchangeable() {
     let pool = pool(LONG, 8);
     let (conn, _origin) = pair().await;
-    pool.checkin(key(), conn);
+    pool.checkin(&key(), conn);
 
     let tls = PoolKey { tls: true, ..key() };
     let sni = PoolKey { sni: Some("example.com".into()), ..key() };
@@ -168,7 +168,7 @@ async fn keys_differing_in_tls_sni_or_alpn_are_not_interchangeable() {
 async fn zero_cap_disables_pooling() {
     let pool = pool(LONG, 0);
     let (conn, mut origin) = pair().await;
-    pool.checkin(key(), conn);
+    pool.checkin(&key(), conn);
 
     assert_eq!(pool.stats().idle, 0);
     assert_eq!(pool.key_count(), 0);
@@ -181,7 +181,7 @@ async fn reaper_closes_expired_connections_and_removes_keys() {
     let pool = Arc::new(pool(Duration::from_millis(50), 8));
     pool.spawn_reaper();
     let (conn, mut origin) = pair().await;
-    pool.checkin(key(), conn);
+    pool.checkin(&key(), conn);
 
     assert_closed_by_pool(&mut origin).await;
     assert_eq!(pool.stats().idle, 0);
@@ -213,7 +213,7 @@ async fn reaper_does_not_keep_the_pool_alive_and_then_exits() {
 async fn sweep_removes_emptied_keys() {
     let pool = pool(LONG, 8);
     let (conn, _origin) = pair().await;
-    pool.checkin(key(), conn);
+    pool.checkin(&key(), conn);
     let _conn = pool.checkout(&key()).unwrap();
     assert_eq!(pool.key_count(), 1);
     pool.sweep();
@@ -248,7 +248,7 @@ async fn idle_gauge_stays_exact_under_concurrency() {
                         }
                     };
                     tokio::task::yield_now().await;
-                    pool.checkin(key.clone(), conn);
+                    pool.checkin(key, conn);
                 }
             })
         })

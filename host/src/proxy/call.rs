@@ -20,9 +20,9 @@ use crate::http1::{render, response, BodyDecoder, BodyKind, HeadError, Headers, 
 use crate::pool::PoolKey;
 use crate::upstream::{connect, ConnectError, Upstream};
 
-pub(crate) struct Upstreamed {
+pub(crate) struct Upstreamed<'u> {
     pub conn: Conn,
-    pub key: PoolKey,
+    pub key: &'u PoolKey,
     /// The final (or 101) response head.
     pub head: ResponseHead,
     /// Whether the whole request body was read from the client and sent. If not (the origin
@@ -37,22 +37,21 @@ enum AttemptError {
     Fatal(Failure),
 }
 
-pub(crate) async fn call(
+pub(crate) async fn call<'u>(
     proxy: &Proxy,
-    upstream: &Upstream,
+    upstream: &'u Upstream,
     req: &RequestHead,
     client: &mut Conn,
     expects_continue: bool,
-) -> Result<Upstreamed, Failure> {
+) -> Result<Upstreamed<'u>, Failure> {
     let timeouts = &proxy.config.timeouts;
     let mut head = BytesMut::with_capacity(1024);
     render::request(req, req.body, &mut head);
     let mut continue_sent = false;
     let mut last_error = None;
 
-    for endpoint in upstream.attempts() {
-        let key = PoolKey::plain(endpoint);
-        let mut pooled = proxy.pool.checkout(&key);
+    for (endpoint, key) in upstream.attempts_keyed() {
+        let mut pooled = proxy.pool.checkout(key);
         loop {
             let reused = pooled.is_some();
             let stream = match pooled.take() {
