@@ -17,9 +17,9 @@ mod units;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, Position};
 pub use model::{
-    Balance, Forwarding, Limits, PoolConfig, RouteConfig, ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
+    Balance, Forwarding, Limits, OnError, PluginRef, PoolConfig, RouteConfig, ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
 };
 pub use units::{parse_duration, parse_size};
 
@@ -55,6 +55,14 @@ impl Config {
         let origin = path.display().to_string();
         let src = std::fs::read_to_string(path)
             .map_err(|err| ConfigError::whole_file(&origin, format!("cannot read config: {err}")))?;
-        Config::from_toml_str(&src, &origin)
+        let mut config = Config::from_toml_str(&src, &origin)?;
+        // A relative plugin directory means "next to this config file", wherever it is run from.
+        let base = path.parent().unwrap_or(Path::new(""));
+        for dir in [&mut config.server.plugin_dir, &mut config.server.plugin_cache_dir].into_iter().flatten() {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        Ok(config)
     }
 }

@@ -35,6 +35,12 @@ pub enum ProxyError {
     /// The origin closed or reset the connection before a complete response head.
     #[error("upstream closed the connection: {0}")]
     UpstreamClosed(String),
+    /// A `fail-closed` plugin trapped or broke the rules of the contract.
+    #[error("plugin `{plugin}` failed in {phase}")]
+    PluginFailed { plugin: String, phase: &'static str },
+    /// A plugin's reply or upstream choice was unusable (the details are logged).
+    #[error("plugin `{plugin}` {problem}")]
+    PluginInvalid { plugin: String, problem: String },
 }
 
 impl ProxyError {
@@ -62,6 +68,7 @@ impl ProxyError {
                 (502, "Bad Gateway")
             }
             ProxyError::UpstreamConnectTimeout { .. } | ProxyError::UpstreamTimeout => (504, "Gateway Timeout"),
+            ProxyError::PluginFailed { .. } | ProxyError::PluginInvalid { .. } => (500, "Internal Server Error"),
         }
     }
 
@@ -77,6 +84,7 @@ impl ProxyError {
             ProxyError::UpstreamTimeout => "the origin did not respond in time".into(),
             ProxyError::UpstreamInvalid(_) => "the origin sent an invalid response".into(),
             ProxyError::UpstreamClosed(_) => "the origin closed the connection".into(),
+            ProxyError::PluginFailed { .. } | ProxyError::PluginInvalid { .. } => "the gateway could not process the request".into(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http1;
+pub mod plugin;
 pub mod pool;
 pub mod proxy;
 pub mod route;
@@ -16,4 +17,4 @@ pub mod server;
 pub mod upstream;
 
 pub use config::Config;
-pub use server::{run, Gateway};
+pub use server::{check, run, Gateway};

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             portcullis::Config::load(&config).map_err(anyhow::Error::from).and_then(portcullis::run)
         }
         Command::Check { config } => {
-            portcullis::Config::load(&config).map(|_| println!("{}: ok", config.display())).map_err(Into::into)
+            portcullis::check(&config).map(|summary| println!("{}: ok{summary}", config.display()))
         }
         Command::Demo => portcullis::demo::run_demo(),
         Command::Origin { listen } => portcullis::demo::run_origin(listen),

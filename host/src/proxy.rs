@@ -6,6 +6,7 @@ mod connection;
 mod exchange;
 mod forwarding;
 mod io;
+mod reply;
 mod relay;
 mod scrub;
 mod state;

@@ -24,6 +24,9 @@ pub struct Gateway {
 impl Gateway {
     /// Binds every listener and starts accepting. Fails (naming the address) if any bind fails.
     pub async fn start(config: Config) -> anyhow::Result<Gateway> {
+        // Plugins first: a config that fails to load must not leave a port open meanwhile.
+        let proxy = Arc::new(Proxy::build(config)?);
+        let config = proxy.config();
         let listeners = config
             .server
             .listen
@@ -31,7 +34,6 @@ impl Gateway {
             .map(|addr| bind(*addr, config.server.reuse_port).with_context(|| format!("cannot listen on {addr}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let limits = Arc::new(ConnectionLimits::new(config.server.max_connections));
-        let proxy = Arc::new(Proxy::new(config));
         proxy.pool.spawn_reaper();
         let mut addrs = Vec::with_capacity(listeners.len());
         let mut accept_tasks = Vec::with_capacity(listeners.len());
@@ -148,6 +150,18 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         wait_for_shutdown_signal().await;
         gateway.stop_accepting();
         Ok(())
+    })
+}
+
+/// Loads a config file and its plugins as `run` would, without listening: every config
+/// and plugin error `run` would hit is reported. Returns a note on what was loaded.
+pub fn check(path: &std::path::Path) -> anyhow::Result<String> {
+    let config = Config::load(path)?;
+    let plugins = crate::plugin::Plugins::load(&config)?;
+    let names: Vec<String> = plugins.info().into_iter().map(|p| p.name).collect();
+    Ok(match names.len() {
+        0 => String::new(),
+        _ => format!(" ({} plugin{}: {})", names.len(), if names.len() == 1 { "" } else { "s" }, names.join(", ")),
     })
 }
 

@@ -92,6 +92,15 @@ pub(crate) fn method(text: &str) -> Result<String, String> {
     Ok(text.to_ascii_uppercase())
 }
 
+/// Route names appear in logs and metrics labels: keep them to a printable token.
+pub(crate) fn route_name(text: &str) -> Result<String, String> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b);
+    if text.is_empty() || !text.bytes().all(allowed) {
+        return Err(format!("invalid route name {text:?}: use letters, digits and - _ . : /"));
+    }
+    Ok(text.to_owned())
+}
+
 /// `Upgrade` protocol names compare case-insensitively, so they are stored lowercased.
 pub(crate) fn upgrade_protocol(text: &str) -> Result<String, String> {
     if !is_token(text) {

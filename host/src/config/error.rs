@@ -19,6 +19,27 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// A place in a config file, kept after parsing for errors found later (plugin loading).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+}
+
+impl Position {
+    pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            line: self.line,
+            column: self.column,
+            key: self.key.clone(),
+            message: message.into(),
+        }
+    }
+}
+
 impl ConfigError {
     /// An error about the whole file, e.g. it could not be read.
     pub fn whole_file(file: &str, message: impl Into<String>) -> ConfigError {

@@ -24,6 +24,11 @@ impl Locator<'_> {
         ConfigError { file: self.origin.to_owned(), line, column, key: key.into(), message: message.into() }
     }
 
+    pub fn position(&self, span: Range<usize>, key: impl Into<String>) -> super::error::Position {
+        let (line, column) = line_column(self.src, span.start);
+        super::error::Position { file: self.origin.to_owned(), line, column, key: key.into() }
+    }
+
     /// A syntax or type error from toml, with the key path serde was at when it failed.
     pub fn deserialize_error(&self, err: serde_path_to_error::Error<toml::de::Error>) -> ConfigError {
         let key = key_path(err.path());

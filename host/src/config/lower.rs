@@ -7,8 +7,8 @@ use toml::Spanned;
 
 use super::check;
 use super::locate::{push_key, Locator};
-use super::model::{RouteConfig, ScrubConfig, ServerConfig, UpstreamConfig};
-use super::raw::{RawConfig, RawRoute, RawScrub, RawServer, RawUpstream};
+use super::model::{PluginRef, RouteConfig, ScrubConfig, ServerConfig, UpstreamConfig};
+use super::raw::{RawConfig, RawPluginRef, RawRoute, RawScrub, RawServer, RawUpstream};
 use super::{Config, ConfigError};
 
 pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigError> {
@@ -112,11 +112,18 @@ fn server(raw: RawServer, at: &Locator<'_>) -> Result<ServerConfig, ConfigError>
         Some(n) => positive(n, "server.max_connections", "it caps open client connections", at)?,
         None => ServerConfig::DEFAULT_MAX_CONNECTIONS,
     };
+    let dir = |value: &Option<Spanned<String>>, key: &str| match value {
+        Some(text) if text.get_ref().is_empty() => Err(at.at(text.span(), key, "empty path; omit the key instead")),
+        Some(text) => Ok(Some(std::path::PathBuf::from(text.get_ref()))),
+        None => Ok(None),
+    };
     Ok(ServerConfig {
         listen,
         workers,
         max_connections,
         reuse_port: raw.reuse_port.unwrap_or(ServerConfig::DEFAULT_REUSE_PORT),
+        plugin_dir: dir(&raw.plugin_dir, "server.plugin_dir")?,
+        plugin_cache_dir: dir(&raw.plugin_cache_dir, "server.plugin_cache_dir")?,
     })
 }
 
@@ -190,7 +197,38 @@ fn route(
         .enumerate()
         .map(|(i, t)| checked(t, || format!("{prefix}.allow_upgrade[{i}]"), at, |t| check::upgrade_protocol(t)))
         .collect::<Result<_, _>>()?;
-    Ok(RouteConfig { host, path_prefix, methods, upstream: upstream.clone(), allow_upgrade })
+    let name = match &raw.name {
+        Some(name) => checked(name, || format!("{prefix}.name"), at, |t| check::route_name(t))?,
+        None => prefix.clone(),
+    };
+    let plugins =
+        raw.plugins.iter().enumerate().map(|(i, p)| plugin_ref(&format!("{prefix}.plugins[{i}]"), p, at)).collect();
+    Ok(RouteConfig { host, path_prefix, methods, upstream: upstream.clone(), allow_upgrade, name, plugins })
+}
+
+fn plugin_ref(key: &str, raw: &RawPluginRef, at: &Locator<'_>) -> PluginRef {
+    let (config_json, at) = match &raw.config {
+        Some(table) => (
+            toml_to_json(&toml::Value::Table(table.get_ref().clone())).to_string(),
+            at.position(table.span(), format!("{key}.config")),
+        ),
+        None => ("{}".to_owned(), at.position(raw.name.span(), format!("{key}.name"))),
+    };
+    PluginRef { name: raw.name.get_ref().clone(), config_json, on_error: raw.on_error, at }
+}
+
+/// Plugins receive their config as JSON, the format every guest language can read.
+fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(n) => J::from(*n),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(items) => J::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => J::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+    }
 }
 
 fn unknown_upstream(name: &str, upstreams: &BTreeMap<String, UpstreamConfig>) -> String {

@@ -6,10 +6,12 @@
 //! `upstreams`, `routes`) are read through `raw` and built by `lower`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::error::Position;
 use super::units;
 
 const KIB: usize = 1024;
@@ -27,6 +29,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// `SO_REUSEPORT`, so a restarted gateway can bind while the old one drains.
     pub reuse_port: bool,
+    /// Every `*.wasm` here is a plugin named after its file stem. Relative to the config
+    /// file's directory.
+    pub plugin_dir: Option<PathBuf>,
+    /// Where compiled plugins are cached; `None` picks the user's cache directory.
+    pub plugin_cache_dir: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -187,4 +194,32 @@ pub struct RouteConfig {
     pub upstream: String,
     /// Lowercased `Upgrade` protocols tunnelled on this route, e.g. `websocket`.
     pub allow_upgrade: Vec<String>,
+    /// For logs and plugins: the configured `name`, else `routes[INDEX]`.
+    pub name: String,
+    /// The plugin chain, in call order.
+    pub plugins: Vec<PluginRef>,
+}
+
+/// One plugin of a route's chain, with its config for the plugin's `configure`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginRef {
+    /// A file stem in `server.plugin_dir`.
+    pub name: String,
+    /// The route's `config = { … }` table as JSON, the form plugins receive.
+    pub config_json: String,
+    pub on_error: OnError,
+    /// Where the entry is in the file, for errors found when the plugin loads
+    /// (an unknown name, a config the plugin rejects).
+    pub at: Position,
+}
+
+/// What a failing plugin (a trap, a panic) does to the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// The request fails with 500: a broken WAF must not wave attacks through.
+    #[default]
+    FailClosed,
+    /// The plugin is skipped (and the failure logged): for plugins whose absence is harmless.
+    FailOpen,
 }

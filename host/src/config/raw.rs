@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::{Balance, Forwarding, Limits, PoolConfig, Timeouts};
+use super::model::{Balance, Forwarding, Limits, OnError, PoolConfig, Timeouts};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +44,8 @@ pub(crate) struct RawServer {
     pub workers: Option<Spanned<usize>>,
     pub max_connections: Option<Spanned<usize>>,
     pub reuse_port: Option<bool>,
+    pub plugin_dir: Option<Spanned<String>>,
+    pub plugin_cache_dir: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +66,19 @@ pub(crate) struct RawRoute {
     pub upstream: Spanned<String>,
     #[serde(default)]
     pub allow_upgrade: Vec<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub plugins: Vec<RawPluginRef>,
+}
+
+/// One entry of a route's `plugins = [ … ]` chain.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table such as { name = \"waf\", config = { … } }")]
+pub(crate) struct RawPluginRef {
+    pub name: Spanned<String>,
+    pub config: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    pub on_error: OnError,
 }
 
 /// The `match = { ... }` inline table; flattened into `RouteConfig` by `lower`.

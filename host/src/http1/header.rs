@@ -85,6 +85,24 @@ impl Headers {
         }
     }
 
+    /// Like [`Headers::set`] for a name only known at run time (a plugin's): the first
+    /// `name` field takes the new name and value, the others go.
+    pub fn replace(&mut self, name: Bytes, value: Bytes) {
+        let Ok(text) = std::str::from_utf8(&name) else { return self.append(name, value) };
+        match self.0.iter().position(|h| h.is(text)) {
+            Some(first) => {
+                let mut index = 0;
+                self.0.retain(|h| {
+                    let keep = index <= first || !h.is(text);
+                    index += 1;
+                    keep
+                });
+                self.0[first] = Header { name, value };
+            }
+            None => self.append(name, value),
+        }
+    }
+
     pub fn remove(&mut self, name: &str) {
         self.0.retain(|h| !h.is(name));
     }

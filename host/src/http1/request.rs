@@ -36,6 +36,20 @@ pub struct RequestHead {
     pub body: BodyKind,
 }
 
+/// An empty head, only for moving a real one out (into a plugin's store) and back.
+impl Default for RequestHead {
+    fn default() -> Self {
+        RequestHead {
+            method: Bytes::new(),
+            target: Bytes::new(),
+            version: Version::Http11,
+            headers: Headers::default(),
+            host: None,
+            body: BodyKind::Empty,
+        }
+    }
+}
+
 impl RequestHead {
     pub fn method_is(&self, method: &str) -> bool {
         self.method.as_ref() == method.as_bytes()

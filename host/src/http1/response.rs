@@ -17,6 +17,13 @@ pub struct ResponseHead {
     pub headers: Headers,
 }
 
+/// An empty head, only for moving a real one out (into a plugin's store) and back.
+impl Default for ResponseHead {
+    fn default() -> Self {
+        ResponseHead::new(0, "")
+    }
+}
+
 impl ResponseHead {
     pub fn new(status: u16, reason: &'static str) -> ResponseHead {
         ResponseHead {
@@ -102,5 +109,39 @@ mod tests {
             assert!(parse(&mut BytesMut::from(raw), 100, 65536).is_err(), "{raw:?}");
         }
         assert!(parse(&mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: b"[..]), 100, 65536).unwrap().is_none());
+    }
+}
+
+/// The usual reason phrase for statuses a gateway or plugin makes up itself; empty (which
+/// HTTP allows) for the rest.
+pub fn canonical_reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "Content Too Large",
+        418 => "I'm a teapot",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
     }
 }

@@ -9,16 +9,30 @@
 
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use super::exchange::Failure;
 use super::io::{Conn, ReadFault};
 use super::relay::{relay, Encode, RelayFault, RelayLimits};
 use super::Proxy;
 use crate::error::ProxyError;
+use crate::plugin::{CallCtx, Chain, Phase, PluginReply, Vars};
 use crate::http1::{render, response, BodyDecoder, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version};
 use crate::pool::PoolKey;
 use crate::upstream::{connect, ConnectError, Upstream};
+
+/// What a request's plugins need while upstream attempts are made.
+pub(crate) struct PluginScope<'a> {
+    pub chain: &'a Chain,
+    pub client_ip: &'a Bytes,
+    pub vars: &'a mut Vars,
+}
+
+pub(crate) enum Called<'u> {
+    Response(Upstreamed<'u>),
+    /// An `on-upstream-request` plugin answered instead; nothing was sent upstream.
+    Replied(PluginReply),
+}
 
 pub(crate) struct Upstreamed<'u> {
     pub conn: Conn,
@@ -43,14 +57,34 @@ pub(crate) async fn call<'u>(
     req: &RequestHead,
     client: &mut Conn,
     expects_continue: bool,
-) -> Result<Upstreamed<'u>, Failure> {
+    plugins: &mut PluginScope<'_>,
+) -> Result<Called<'u>, Failure> {
     let timeouts = &proxy.config.timeouts;
+    let per_attempt = plugins.chain.has(Phase::OnUpstreamRequest);
     let mut head = BytesMut::with_capacity(1024);
-    render::request(req, req.body, &mut head);
+    if !per_attempt {
+        render::request(req, req.body, &mut head);
+    }
     let mut continue_sent = false;
     let mut last_error = None;
 
-    for (endpoint, key) in upstream.attempts_keyed() {
+    for (attempt_number, (endpoint, key)) in (1..).zip(upstream.attempts_keyed()) {
+        if per_attempt {
+            // [on-upstream-request]: per endpoint attempt, each starting from the request as
+            // `on-request` left it, so a retry to another origin can carry other headers.
+            let mut attempt_req = req.clone();
+            let mut ctx = CallCtx {
+                route: plugins.chain.route(),
+                req: &mut attempt_req,
+                client_ip: plugins.client_ip,
+                vars: plugins.vars,
+            };
+            if let Some(reply) = plugins.chain.on_upstream_request(&mut ctx, &upstream.name, attempt_number)? {
+                return Ok(Called::Replied(reply));
+            }
+            head.clear();
+            render::request(&attempt_req, req.body, &mut head);
+        }
         let mut pooled = proxy.pool.checkout(key);
         loop {
             let reused = pooled.is_some();
@@ -69,10 +103,9 @@ pub(crate) async fn call<'u>(
                 },
             };
             let mut conn = Conn::new(stream);
-            // [on-upstream-request]: per attempt, so a retry to another origin can differ.
             match attempt(proxy, &mut conn, &head, req, client, expects_continue, &mut continue_sent).await {
                 Ok((resp, request_complete)) => {
-                    return Ok(Upstreamed { conn, key, head: resp, request_complete });
+                    return Ok(Called::Response(Upstreamed { conn, key, head: resp, request_complete }));
                 }
                 Err(AttemptError::Stale(why)) if reused => {
                     tracing::debug!(upstream = %upstream.name, endpoint, why, "pooled connection was dead; retrying fresh");

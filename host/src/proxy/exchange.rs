@@ -1,9 +1,11 @@
 //! One request through the phase chart. Read it top to bottom: every `[phase]` comment is
-//! where the plugin chain plugs in.
+//! where the route's plugin chain runs.
+
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use super::call::{call, Upstreamed};
+use super::call::{call, Called, PluginScope, Upstreamed};
 use super::io::Conn;
 use super::relay::{relay, Encode, RelayLimits};
 use super::tunnel::tunnel;
@@ -11,6 +13,7 @@ use super::Proxy;
 use crate::error::ProxyError;
 use crate::http1::header::tokens;
 use crate::http1::{render, BodyDecoder, BodyKind, HeadError, RequestHead, Version};
+use crate::plugin::{CallCtx, Chain, LogSummary, Phase, PluginReply, Vars};
 
 /// What happens to the client connection after a successful exchange.
 pub(crate) enum After {
@@ -41,14 +44,12 @@ pub(crate) async fn exchange(
     client_ip: &Bytes,
     mut req: RequestHead,
 ) -> Result<After, Failure> {
+    let started = Instant::now();
     // Internal headers go before anything (routing, plugins, the origin) can see them.
     proxy.scrub.request(&mut req.headers);
 
     let route_index = proxy.router.find(req.host.as_deref(), req.path(), &req.method).ok_or(ProxyError::NoRoute)?;
     let route = &proxy.config.routes[route_index];
-
-    // [on-request]: plugins may edit the request or reply early.
-
     if let BodyKind::Length(n) = req.body {
         if n > proxy.config.limits.max_body_bytes {
             return Err(ProxyError::Client(HeadError::BodyTooLarge).into());
@@ -57,6 +58,19 @@ pub(crate) async fn exchange(
     let client_keep_alive = req.keep_alive();
     let expects_continue = req.expects_continue() && req.version == Version::Http11;
     let is_head = req.method_is("HEAD");
+    let chain = proxy.chain(route_index);
+    let mut vars = Vars::default();
+    let mut early = Early { proxy, chain, client_ip, is_head, started };
+
+    // [on-request]: plugins may edit the request or reply early (a WAF's 403).
+    if chain.has(Phase::OnRequest) {
+        let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
+        if let Some(reply) = chain.on_request(&mut ctx)? {
+            let keep_alive = client_keep_alive && req.body.is_empty();
+            return early.reply(client, &mut req, &mut vars, reply, keep_alive).await;
+        }
+    }
+
     let upgrade = proxy
         .fields
         .request(&mut req.headers, req.version, client_ip)
@@ -67,7 +81,18 @@ pub(crate) async fn exchange(
     }
 
     // [select-upstream]: the first plugin that answers picks a configured upstream.
-    let upstream = &proxy.upstreams[proxy.route_upstream[route_index]];
+    let mut upstream_index = proxy.route_upstream[route_index];
+    if chain.has(Phase::SelectUpstream) {
+        let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
+        if let Some((plugin, name)) = chain.select_upstream(&mut ctx)? {
+            upstream_index = *proxy.upstream_by_name.get(&name).ok_or_else(|| {
+                let problem = format!("selected upstream `{name}`, which is not configured");
+                tracing::error!(plugin = &*plugin, route = &**chain.route(), problem, "select-upstream failed");
+                ProxyError::PluginInvalid { plugin: plugin.to_string(), problem }
+            })?;
+        }
+    }
+    let upstream = &proxy.upstreams[upstream_index];
     if !req.headers.contains("host") {
         // We always speak HTTP/1.1 upstream, which requires Host; an HTTP/1.0 client may
         // have sent none. Name the upstream's endpoint, as nginx's `$proxy_host` does.
@@ -77,8 +102,16 @@ pub(crate) async fn exchange(
     }
 
     // [on-upstream-request] runs inside `call`, once per attempt.
+    let mut scope = PluginScope { chain, client_ip, vars: &mut vars };
     let Upstreamed { conn: mut origin, key, head: mut resp, request_complete } =
-        call(proxy, upstream, &req, client, expects_continue).await?;
+        match call(proxy, upstream, &req, client, expects_continue, &mut scope).await? {
+            Called::Response(upstreamed) => upstreamed,
+            Called::Replied(reply) => {
+                // Nothing of the request body was read yet.
+                let keep_alive = client_keep_alive && req.body.is_empty();
+                return early.reply(client, &mut req, &mut vars, reply, keep_alive).await;
+            }
+        };
 
     if resp.status == 101 {
         // The origin may only switch to a protocol we forwarded (the client's offer that the
@@ -103,6 +136,14 @@ pub(crate) async fn exchange(
         .map_err(ProxyError::UpstreamInvalid)?;
 
     // [on-response]: plugins may edit status and headers, or replace the reply.
+    if chain.has(Phase::OnResponse) {
+        let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
+        if let Some(reply) = chain.on_response(&mut ctx, &mut resp)? {
+            // The origin's body stays unread, so its connection is dropped, not pooled.
+            drop(origin);
+            return early.reply(client, &mut req, &mut vars, reply, client_keep_alive && request_complete).await;
+        }
+    }
 
     let origin_keep_alive = resp.keep_alive();
     proxy.fields.response(&mut resp.headers);
@@ -140,10 +181,13 @@ pub(crate) async fn exchange(
         min_rate: None,
     };
     let scrub = |trailers: &mut crate::http1::Headers| proxy.scrub.response(trailers);
-    if let Err(fault) = relay(&mut origin, &mut decoder, &mut client.stream, encode, &limits, scrub).await {
-        tracing::warn!(?fault, upstream = %upstream.name, "response body relay failed; closing client connection");
-        return Err(Failure::Abort("response body relay failed"));
-    }
+    let bytes_sent = match relay(&mut origin, &mut decoder, &mut client.stream, encode, &limits, scrub).await {
+        Ok(bytes) => bytes,
+        Err(fault) => {
+            tracing::warn!(?fault, upstream = %upstream.name, "response body relay failed; closing client connection");
+            return Err(Failure::Abort("response body relay failed"));
+        }
+    };
 
     let origin_reusable =
         origin_keep_alive && framing != BodyKind::CloseDelimited && request_complete && origin.buf.is_empty();
@@ -152,12 +196,52 @@ pub(crate) async fn exchange(
     }
 
     // [on-log]: after the last byte, with status, bytes and timings.
+    if chain.has(Phase::OnLog) {
+        let summary = LogSummary {
+            upstream: Some(upstream.name.clone()),
+            status: resp.status,
+            bytes_sent,
+            duration_us: started.elapsed().as_micros() as u64,
+        };
+        chain.on_log(&mut CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars }, &summary);
+    }
 
     Ok(match (keep_alive, request_complete) {
         (true, _) => After::KeepAlive,
         (false, true) => After::Close,
         (false, false) => After::CloseUnread,
     })
+}
+
+/// What answering with a plugin's reply needs to know about the request.
+struct Early<'a> {
+    proxy: &'a Proxy,
+    chain: &'a Chain,
+    client_ip: &'a Bytes,
+    is_head: bool,
+    started: Instant,
+}
+
+impl Early<'_> {
+    /// Sends a plugin's reply in place of the origin's, then runs `on-log`.
+    async fn reply(
+        &mut self,
+        client: &mut Conn,
+        req: &mut RequestHead,
+        vars: &mut Vars,
+        reply: PluginReply,
+        keep_alive: bool,
+    ) -> Result<After, Failure> {
+        let status = reply.status;
+        let (after, bytes_sent) = super::reply::send(self.proxy, client, reply, self.is_head, keep_alive).await?;
+        if self.chain.has(Phase::OnLog) {
+            let summary =
+                LogSummary { upstream: None, status, bytes_sent, duration_us: self.started.elapsed().as_micros() as u64 };
+            let chain = self.chain;
+            chain.on_log(&mut CallCtx { route: chain.route(), req, client_ip: self.client_ip, vars }, &summary);
+        }
+        Ok(after)
+    }
 }
 
 /// The protocols of an `Upgrade` list (`websocket`, `websocket/13`) that the route allows,

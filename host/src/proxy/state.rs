@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::plugin::{Chain, LoadError, Plugins};
 use crate::http1::request::HeadLimits;
 use crate::pool::{Pool, PoolStats};
 use crate::route::Router;
@@ -24,11 +25,21 @@ pub struct Proxy {
     pub(crate) head_limits: HeadLimits,
     pub(crate) fields: ForwardingFields,
     pub(crate) scrub: Scrubber,
+    pub(crate) plugins: Plugins,
+    /// For `select-upstream`: a plugin names an upstream, the request path needs its index.
+    pub(crate) upstream_by_name: HashMap<String, usize>,
+    no_plugins: Chain,
 }
 
 impl Proxy {
+    /// Loads the config's plugins and builds the shared state.
+    pub fn build(config: Config) -> Result<Proxy, LoadError> {
+        let plugins = Plugins::load(&config)?;
+        Ok(Proxy::new(config, plugins))
+    }
+
     /// Builds the shared state. The config is already validated, so every route's upstream exists.
-    pub fn new(config: Config) -> Proxy {
+    pub fn new(config: Config, plugins: Plugins) -> Proxy {
         let upstreams: Vec<Upstream> = config.upstreams.iter().map(|(name, cfg)| Upstream::new(name, cfg)).collect();
         let by_name: HashMap<&str, usize> =
             config.upstreams.keys().enumerate().map(|(i, name)| (name.as_str(), i)).collect();
@@ -46,12 +57,24 @@ impl Proxy {
             },
             fields: ForwardingFields::new(&config.forwarding),
             scrub: Scrubber::new(&config.scrub),
+            plugins,
+            upstream_by_name: config.upstreams.keys().enumerate().map(|(i, name)| (name.clone(), i)).collect(),
+            no_plugins: Chain::default(),
             config,
         }
     }
 
     pub fn pool_stats(&self) -> PoolStats {
         self.pool.stats()
+    }
+
+    /// The plugin chain of `config.routes[route]`.
+    pub(crate) fn chain(&self, route: usize) -> &Chain {
+        self.plugins.chain(route).unwrap_or(&self.no_plugins)
+    }
+
+    pub fn plugins(&self) -> &Plugins {
+        &self.plugins
     }
 
     pub fn config(&self) -> &Config {

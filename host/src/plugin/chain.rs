@@ -1,0 +1,134 @@
+//! A route's plugin chain: runs one phase over the plugins that declared it, in order,
+//! applying each plugin's `on_error` policy. Reads like the phase chart: the request path
+//! calls one method per phase.
+
+use std::sync::Arc;
+
+use wasmtime::Result;
+
+use super::bindings::portcullis::gateway::types as wit;
+use super::instance::{CallCtx, LoadedPlugin};
+use super::{Decision, Phase, PhaseSet, PluginReply};
+use crate::config::OnError;
+use crate::error::ProxyError;
+use crate::http1::ResponseHead;
+
+pub(crate) struct Link {
+    pub plugin: Arc<LoadedPlugin>,
+    /// Index into the plugin's configs.
+    pub config: usize,
+    pub on_error: OnError,
+}
+
+/// The chain of one route. Empty for routes without plugins, which then cost one branch
+/// per phase.
+#[derive(Default)]
+pub struct Chain {
+    pub(crate) links: Vec<Link>,
+    /// Union of the links' phases, to skip a phase without looking at each link.
+    pub(crate) phases: PhaseSet,
+    pub(crate) route: Arc<str>,
+}
+
+/// What the proxy does after a phase: go on, or send the plugin's reply.
+pub(crate) type Outcome = Result<Option<PluginReply>, ProxyError>;
+
+impl Chain {
+    pub fn has(&self, phase: Phase) -> bool {
+        self.phases.contains(phase)
+    }
+
+    pub fn route(&self) -> &Arc<str> {
+        &self.route
+    }
+
+    fn links(&self, phase: Phase) -> impl Iterator<Item = &Link> {
+        self.links.iter().filter(move |link| link.plugin.phases.contains(phase))
+    }
+
+    /// Applies `link`'s failure policy: `Ok(None)` skips the plugin (fail-open).
+    fn failed<T>(&self, link: &Link, phase: Phase, err: wasmtime::Error) -> Result<Option<T>, ProxyError> {
+        let plugin = &*link.plugin.name;
+        let route = &*self.route;
+        match link.on_error {
+            OnError::FailClosed => {
+                tracing::error!(plugin, route, phase = phase.name(), error = %format!("{err:#}"), "plugin failed; failing the request (fail-closed)");
+                Err(ProxyError::PluginFailed { plugin: plugin.to_owned(), phase: phase.name() })
+            }
+            OnError::FailOpen => {
+                tracing::warn!(plugin, route, phase = phase.name(), error = %format!("{err:#}"), "plugin failed; skipping it (fail-open)");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Runs a decision phase; the first reply short-circuits the rest of the chain.
+    fn decide(&self, phase: Phase, mut call: impl FnMut(&Link) -> Result<Decision>) -> Outcome {
+        for link in self.links(phase) {
+            match call(link) {
+                Ok(Decision::Continue) => {}
+                Ok(Decision::Reply(reply)) => return Ok(Some(reply)),
+                Err(err) => {
+                    self.failed::<()>(link, phase, err)?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn on_request(&self, ctx: &mut CallCtx<'_>) -> Outcome {
+        self.decide(Phase::OnRequest, |link| link.plugin.on_request(link.config, ctx))
+    }
+
+    /// The first upstream name a plugin returns (with that plugin's name), or `None` for
+    /// the route's own.
+    pub(crate) fn select_upstream(&self, ctx: &mut CallCtx<'_>) -> Result<Option<(Arc<str>, String)>, ProxyError> {
+        for link in self.links(Phase::SelectUpstream) {
+            match link.plugin.select_upstream(link.config, ctx) {
+                Ok(Some(name)) => return Ok(Some((link.plugin.name.clone(), name))),
+                Ok(None) => {}
+                Err(err) => {
+                    self.failed::<()>(link, Phase::SelectUpstream, err)?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn on_upstream_request(&self, ctx: &mut CallCtx<'_>, upstream: &str, attempt: u32) -> Outcome {
+        self.decide(Phase::OnUpstreamRequest, |link| link.plugin.on_upstream_request(link.config, ctx, upstream, attempt))
+    }
+
+    pub(crate) fn on_response(&self, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Outcome {
+        self.decide(Phase::OnResponse, |link| link.plugin.on_response(link.config, ctx, resp))
+    }
+
+    /// After the last byte: failures can only be logged.
+    pub(crate) fn on_log(&self, ctx: &mut CallCtx<'_>, summary: &LogSummary) {
+        let summary = wit::LogSummary {
+            route: self.route.to_string(),
+            method: String::from_utf8_lossy(&ctx.req.method).into_owned(),
+            path_and_query: String::from_utf8_lossy(&ctx.req.target).into_owned(),
+            client_ip: String::from_utf8_lossy(ctx.client_ip).into_owned(),
+            upstream: summary.upstream.clone(),
+            status: summary.status,
+            bytes_sent: summary.bytes_sent,
+            duration_us: summary.duration_us,
+        };
+        for link in self.links(Phase::OnLog) {
+            if let Err(err) = link.plugin.on_log(link.config, ctx, &summary) {
+                let (plugin, route) = (&*link.plugin.name, &*self.route);
+                tracing::warn!(plugin, route, phase = "on-log", error = %format!("{err:#}"), "plugin failed");
+            }
+        }
+    }
+}
+
+/// What the request path knows at the end of a request; the rest of the log record comes
+/// from the request itself.
+pub(crate) struct LogSummary {
+    pub upstream: Option<String>,
+    pub status: u16,
+    pub bytes_sent: u64,
+    pub duration_us: u64,
+}

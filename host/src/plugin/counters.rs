@@ -1,0 +1,54 @@
+//! Fixed-window counters shared by every worker thread and instance of one plugin (rate
+//! limits). Windows are aligned to the Unix epoch, so a guest can compute when the current
+//! one ends (`Retry-After`) from the clock alone.
+
+use wasmtime::{bail, Result};
+use dashmap::DashMap;
+
+/// Beyond this many live keys, expired windows are swept before a new key is added, so a
+/// flood of distinct keys (client IPs) cannot grow the map without bound.
+const SWEEP_ABOVE: usize = 100_000;
+const MAX_KEY_BYTES: usize = 512;
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    /// (key, window length in ms) → (start of the current window, count in it)
+    windows: DashMap<(String, u32), (u64, i64)>,
+}
+
+impl Counters {
+    pub fn add(&self, key: String, delta: i64, window_ms: u32, now_ms: u64) -> Result<i64> {
+        if window_ms == 0 {
+            bail!("counter-add({key:?}): window-ms must be at least 1");
+        }
+        if key.len() > MAX_KEY_BYTES {
+            bail!("counter-add: key of {} bytes exceeds {MAX_KEY_BYTES}", key.len());
+        }
+        let start = now_ms - now_ms % u64::from(window_ms);
+        if self.windows.len() > SWEEP_ABOVE {
+            self.windows.retain(|(_, window), (begun, _)| *begun + u64::from(*window) > now_ms);
+        }
+        let mut slot = self.windows.entry((key, window_ms)).or_insert((start, 0));
+        if slot.0 != start {
+            *slot = (start, 0);
+        }
+        slot.1 = slot.1.saturating_add(delta);
+        Ok(slot.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_reset_when_the_window_turns() {
+        let counters = Counters::default();
+        assert_eq!(counters.add("ip".into(), 1, 1000, 10_000).unwrap(), 1);
+        assert_eq!(counters.add("ip".into(), 1, 1000, 10_999).unwrap(), 2);
+        assert_eq!(counters.add("other".into(), 5, 1000, 10_999).unwrap(), 5);
+        assert_eq!(counters.add("ip".into(), 1, 1000, 11_000).unwrap(), 1);
+        assert_eq!(counters.add("ip".into(), 1, 60_000, 11_000).unwrap(), 1, "another window length is another counter");
+        assert!(counters.add("ip".into(), 1, 0, 11_000).is_err());
+    }
+}

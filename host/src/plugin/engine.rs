@@ -1,0 +1,138 @@
+//! The process's one wasmtime `Engine`, and compiling components once: in memory for the
+//! life of the process, on disk across restarts and reloads.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, OptLevel, WasmBacktraceDetails};
+
+pub(crate) type Sha256Digest = [u8; 32];
+
+pub(crate) struct Runtime {
+    pub engine: Engine,
+    /// Tag of the engine's code-generation settings; part of every cache file's name.
+    engine_tag: u64,
+    compiled: Mutex<HashMap<Sha256Digest, Component>>,
+}
+
+/// One engine for the whole process: compiled code and the in-memory cache are shared by
+/// every snapshot of the config (and by every gateway a test process starts).
+pub(crate) fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let mut config = Config::new();
+        config.cranelift_opt_level(OptLevel::Speed);
+        // Traps are reported by plugin and phase; DWARF-based frames would cost memory for
+        // every module and are of no use to an operator.
+        config.wasm_backtrace_details(WasmBacktraceDetails::Disable);
+        // Failing here means the host cannot run on this CPU at all: nothing to recover.
+        let engine = Engine::new(&config).expect("wasmtime engine with the default settings");
+        let mut hasher = std::hash::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Runtime { engine_tag: hasher.finish(), engine, compiled: Mutex::new(HashMap::new()) }
+    })
+}
+
+impl Runtime {
+    /// The compiled component for `wasm`, from memory, the disk cache, or Cranelift.
+    /// Cache problems are logged and never fail a load: the cache only saves time.
+    pub fn compile(&self, wasm: &[u8], digest: &Sha256Digest, cache_dir: &Path) -> wasmtime::Result<Component> {
+        if let Some(component) = self.memo().get(digest) {
+            return Ok(component.clone());
+        }
+        let path = cache_dir.join(format!("{}-{:016x}.cwasm", hex(digest), self.engine_tag));
+        let component = match self.read_cached(&path) {
+            Some(component) => component,
+            None => {
+                let component = Component::new(&self.engine, wasm)?;
+                if let Err(err) = write_cached(&component, &path) {
+                    tracing::warn!(path = %path.display(), error = %err, "cannot cache a compiled plugin");
+                }
+                component
+            }
+        };
+        self.memo().insert(*digest, component.clone());
+        Ok(component)
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, HashMap<Sha256Digest, Component>> {
+        // A panic while holding this lock leaves a map that is still valid.
+        self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn read_cached(&self, path: &Path) -> Option<Component> {
+        let file = std::fs::read(path).ok()?;
+        // The file is `sha256(artifact) ++ artifact`: a truncated or altered file is
+        // recompiled instead of being handed to the deserialiser.
+        let (sum, artifact) = file.split_at_checked(32)?;
+        if Sha256::digest(artifact).as_slice() != sum {
+            tracing::warn!(path = %path.display(), "ignoring a corrupt compiled-plugin cache file");
+            return None;
+        }
+        // SAFETY: `deserialize` trusts its input to be wasmtime's own output for a
+        // compatible engine. Ours is: the bytes were produced by `Component::serialize` in
+        // `write_cached` (the checksum above proves they are unchanged since), the file name
+        // carries this engine's compatibility hash, and wasmtime itself re-checks its
+        // version and settings header before using the code. The cache directory is as
+        // trusted as the plugin directory it mirrors.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize(&self.engine, artifact) };
+        match component {
+            Ok(component) => Some(component),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "ignoring an unusable compiled-plugin cache file");
+                None
+            }
+        }
+    }
+}
+
+/// Writes to a temporary file and renames it into place, so concurrent loaders (two
+/// gateways, parallel tests) never see a half-written file.
+fn write_cached(component: &Component, path: &Path) -> std::io::Result<()> {
+    let artifact = component.serialize().map_err(std::io::Error::other)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), unique()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&Sha256::digest(&artifact))?;
+    file.write_all(&artifact)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    Ok(())
+}
+
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn sha256(bytes: &[u8]) -> Sha256Digest {
+    Sha256::digest(bytes).into()
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// `$XDG_CACHE_HOME/portcullis`, else `~/.cache/portcullis`, else the temp directory.
+pub(crate) fn default_cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("portcullis").join("components")
+}

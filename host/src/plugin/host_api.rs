@@ -1,0 +1,263 @@
+//! What a guest can call: the request/response resources and the `host` interface.
+//!
+//! The request and response are *moved* into the store's [`CallState`] for the duration of
+//! one phase call and moved back afterwards (see `instance::call`), so every method here
+//! works on the gateway's own head in place. Guests get a borrowed handle whose
+//! representation is ignored: there is only ever one request and one response per call.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use wasmtime::{bail, Result};
+use bytes::Bytes;
+use wasmtime::component::Resource;
+
+use super::bindings::portcullis::gateway::{host, http, types};
+use super::counters::Counters;
+use super::vars::Vars;
+use crate::http1::framing::is_tchar;
+use crate::http1::{Headers, RequestHead, ResponseHead};
+
+/// The type behind `borrow<request>` handles. Carries nothing: the request lives in
+/// [`CallState::req`].
+pub struct RequestHandle;
+/// The type behind `borrow<response>` handles; the response lives in [`CallState::resp`].
+pub struct ResponseHandle;
+
+/// A store's data: the plugin's identity, and what one call may touch.
+pub(crate) struct CallState {
+    pub plugin: Arc<str>,
+    pub route: Arc<str>,
+    pub req: Option<RequestHead>,
+    pub client_ip: Bytes,
+    pub resp: Option<ResponseHead>,
+    pub vars: Vars,
+    pub counters: Arc<Counters>,
+    pub limits: wasmtime::StoreLimits,
+}
+
+impl CallState {
+    fn req(&mut self) -> Result<&mut RequestHead> {
+        match self.req.as_mut() {
+            Some(req) => Ok(req),
+            None => bail!("no request in this phase"),
+        }
+    }
+
+    fn resp(&mut self) -> Result<&mut ResponseHead> {
+        match self.resp.as_mut() {
+            Some(resp) => Ok(resp),
+            None => bail!("no response in this phase"),
+        }
+    }
+}
+
+/// Fields that frame the message or manage the connection: only the gateway sets them, or a
+/// plugin could smuggle a second request past the origin.
+const GATEWAY_OWNED: &[&str] =
+    &["content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"];
+
+/// Limits on what a guest may add, so a buggy plugin cannot make a head unbounded.
+const MAX_VALUE_BYTES: usize = 16 * 1024;
+const MAX_TARGET_BYTES: usize = 16 * 1024;
+
+fn checked_name(name: &str, op: &str) -> Result<()> {
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        bail!("{op}: invalid header name {name:?}");
+    }
+    if GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)) {
+        bail!("{op}({name:?}): framing and connection headers belong to the gateway");
+    }
+    Ok(())
+}
+
+fn checked_value(name: &str, value: &[u8], op: &str) -> Result<()> {
+    if value.len() > MAX_VALUE_BYTES {
+        bail!("{op}({name:?}): value of {} bytes exceeds {MAX_VALUE_BYTES}", value.len());
+    }
+    if value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+        bail!("{op}({name:?}): value contains CR, LF or NUL");
+    }
+    Ok(())
+}
+
+// === header methods shared by request and response ===
+
+fn header(fields: &Headers, name: &str) -> Option<Vec<u8>> {
+    fields.get(name).map(|v| v.to_vec())
+}
+
+fn header_all(fields: &Headers, name: &str) -> Vec<Vec<u8>> {
+    fields.get_all(name).map(|v| v.to_vec()).collect()
+}
+
+fn set_header(fields: &mut Headers, name: String, value: Vec<u8>) -> Result<()> {
+    checked_name(&name, "set-header")?;
+    checked_value(&name, &value, "set-header")?;
+    fields.replace(Bytes::from(name), Bytes::from(value));
+    Ok(())
+}
+
+fn append_header(fields: &mut Headers, name: String, value: Vec<u8>) -> Result<()> {
+    checked_name(&name, "append-header")?;
+    checked_value(&name, &value, "append-header")?;
+    fields.append(Bytes::from(name), Bytes::from(value));
+    Ok(())
+}
+
+fn remove_header(fields: &mut Headers, name: &str) -> Result<()> {
+    checked_name(name, "remove-header")?;
+    fields.remove(name);
+    Ok(())
+}
+
+fn header_names(fields: &Headers) -> Vec<String> {
+    fields.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect()
+}
+
+// === impl http ===
+
+impl http::Host for CallState {}
+
+impl http::HostRequest for CallState {
+    fn method(&mut self, _: Resource<RequestHandle>) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.req()?.method).into_owned())
+    }
+
+    fn path_and_query(&mut self, _: Resource<RequestHandle>) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.req()?.target).into_owned())
+    }
+
+    fn set_path_and_query(&mut self, _: Resource<RequestHandle>, value: String) -> Result<()> {
+        let valid = value.starts_with('/') && !value.bytes().any(|b| b <= b' ' || b == 0x7f);
+        if !valid || value.len() > MAX_TARGET_BYTES {
+            bail!("set-path-and-query: {value:?} is not an origin-form target (`/path?query`, no spaces)");
+        }
+        self.req()?.target = Bytes::from(value);
+        Ok(())
+    }
+
+    fn authority(&mut self, _: Resource<RequestHandle>) -> Result<Option<String>> {
+        Ok(self.req()?.host.clone())
+    }
+
+    fn client_ip(&mut self, _: Resource<RequestHandle>) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.client_ip).into_owned())
+    }
+
+    fn header(&mut self, _: Resource<RequestHandle>, name: String) -> Result<Option<Vec<u8>>> {
+        Ok(header(&self.req()?.headers, &name))
+    }
+
+    fn header_all(&mut self, _: Resource<RequestHandle>, name: String) -> Result<Vec<Vec<u8>>> {
+        Ok(header_all(&self.req()?.headers, &name))
+    }
+
+    fn set_header(&mut self, _: Resource<RequestHandle>, name: String, value: Vec<u8>) -> Result<()> {
+        set_header(&mut self.req()?.headers, name, value)
+    }
+
+    fn append_header(&mut self, _: Resource<RequestHandle>, name: String, value: Vec<u8>) -> Result<()> {
+        append_header(&mut self.req()?.headers, name, value)
+    }
+
+    fn remove_header(&mut self, _: Resource<RequestHandle>, name: String) -> Result<()> {
+        if name.eq_ignore_ascii_case("host") {
+            bail!("remove-header(\"host\"): the origin needs a Host; set it instead");
+        }
+        remove_header(&mut self.req()?.headers, &name)
+    }
+
+    fn header_names(&mut self, _: Resource<RequestHandle>) -> Result<Vec<String>> {
+        Ok(header_names(&self.req()?.headers))
+    }
+
+    fn drop(&mut self, _: Resource<RequestHandle>) -> Result<()> {
+        // Guests only ever borrow the request; nothing to release.
+        Ok(())
+    }
+}
+
+impl http::HostResponse for CallState {
+    fn status(&mut self, _: Resource<ResponseHandle>) -> Result<u16> {
+        Ok(self.resp()?.status)
+    }
+
+    fn set_status(&mut self, _: Resource<ResponseHandle>, status: u16) -> Result<()> {
+        // The body was framed by the origin's status: a 204/304 (no body) or 1xx cannot be
+        // made from a response that may carry one.
+        if !(200..=999).contains(&status) || status == 204 || status == 304 {
+            bail!("set-status({status}): must be 200..=999 and not 204 or 304");
+        }
+        let resp = self.resp()?;
+        resp.status = status;
+        resp.reason = Bytes::from_static(crate::http1::response::canonical_reason(status).as_bytes());
+        Ok(())
+    }
+
+    fn header(&mut self, _: Resource<ResponseHandle>, name: String) -> Result<Option<Vec<u8>>> {
+        Ok(header(&self.resp()?.headers, &name))
+    }
+
+    fn header_all(&mut self, _: Resource<ResponseHandle>, name: String) -> Result<Vec<Vec<u8>>> {
+        Ok(header_all(&self.resp()?.headers, &name))
+    }
+
+    fn set_header(&mut self, _: Resource<ResponseHandle>, name: String, value: Vec<u8>) -> Result<()> {
+        set_header(&mut self.resp()?.headers, name, value)
+    }
+
+    fn append_header(&mut self, _: Resource<ResponseHandle>, name: String, value: Vec<u8>) -> Result<()> {
+        append_header(&mut self.resp()?.headers, name, value)
+    }
+
+    fn remove_header(&mut self, _: Resource<ResponseHandle>, name: String) -> Result<()> {
+        remove_header(&mut self.resp()?.headers, &name)
+    }
+
+    fn header_names(&mut self, _: Resource<ResponseHandle>) -> Result<Vec<String>> {
+        Ok(header_names(&self.resp()?.headers))
+    }
+
+    fn drop(&mut self, _: Resource<ResponseHandle>) -> Result<()> {
+        Ok(())
+    }
+}
+
+// === impl host ===
+
+impl types::Host for CallState {}
+
+impl host::Host for CallState {
+    fn log(&mut self, level: types::Level, message: String) -> Result<()> {
+        let (plugin, route) = (&*self.plugin, &*self.route);
+        match level {
+            types::Level::Trace => tracing::trace!(plugin, route, "{message}"),
+            types::Level::Debug => tracing::debug!(plugin, route, "{message}"),
+            types::Level::Info => tracing::info!(plugin, route, "{message}"),
+            types::Level::Warn => tracing::warn!(plugin, route, "{message}"),
+            types::Level::Error => tracing::error!(plugin, route, "{message}"),
+        }
+        Ok(())
+    }
+
+    fn var_get(&mut self, key: String) -> Result<Option<String>> {
+        Ok(self.vars.get(&key).map(str::to_owned))
+    }
+
+    fn var_set(&mut self, key: String, value: String) -> Result<()> {
+        self.vars.set(key, value)
+    }
+
+    fn counter_add(&mut self, key: String, delta: i64, window_ms: u32) -> Result<i64> {
+        self.counters.add(key, delta, window_ms, now_ms())
+    }
+
+    fn now_ms(&mut self) -> Result<u64> {
+        Ok(now_ms())
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,223 @@
+//! One loaded plugin: its instantiation recipe, its configs, and a pool of ready instances
+//! that phase calls check out (any worker thread may take any instance) and put back.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use wasmtime::{format_err, Result};
+use bytes::Bytes;
+use wasmtime::component::Resource;
+use wasmtime::{Store, StoreLimitsBuilder};
+
+use super::bindings::{self, portcullis::gateway::types as wit};
+use super::counters::Counters;
+use super::engine::{runtime, Sha256Digest};
+use super::host_api::CallState;
+use super::load::Checked;
+use super::vars::Vars;
+use super::{Decision, PhaseSet, PluginReply};
+use crate::http1::{RequestHead, ResponseHead};
+
+/// Idle instances kept per plugin; more than this after a burst are dropped.
+const MAX_IDLE: usize = 64;
+/// Linear memory one instance may grow to; growth beyond fails inside the guest.
+const MEMORY_LIMIT: usize = 64 << 20;
+
+pub(crate) struct LoadedPlugin {
+    pub name: Arc<str>,
+    pub file: std::path::PathBuf,
+    pub sha256: Sha256Digest,
+    pub phases: PhaseSet,
+    pre: bindings::PluginPre<CallState>,
+    /// The JSON of every route config naming this plugin; index = config index of a link.
+    configs: Vec<String>,
+    idle: Mutex<Vec<Instance>>,
+    counters: Arc<Counters>,
+    /// Calls that trapped or failed; the instance involved was discarded.
+    pub failures: AtomicU64,
+}
+
+struct Instance {
+    store: Store<CallState>,
+    exports: bindings::Plugin,
+    /// `configure`'s handle for each entry of `LoadedPlugin::configs`.
+    handles: Vec<u32>,
+}
+
+/// Why a plugin's `configure` refused a config: the plugin's own message, and which one.
+pub(crate) struct Rejected {
+    pub config: usize,
+    pub message: String,
+}
+
+/// What a phase call may touch, lent by the request path for the duration of the call.
+pub(crate) struct CallCtx<'a> {
+    pub route: &'a Arc<str>,
+    pub req: &'a mut RequestHead,
+    pub client_ip: &'a Bytes,
+    pub vars: &'a mut Vars,
+}
+
+impl LoadedPlugin {
+    /// Instantiates once to learn the phases and to run `configure` on every config, so a
+    /// rejected config stops the load instead of failing the first request.
+    pub fn new(checked: Checked, configs: Vec<String>) -> Result<LoadedPlugin, LoadFailure> {
+        let mut plugin = LoadedPlugin {
+            name: Arc::from(checked.name.as_str()),
+            file: checked.file,
+            sha256: checked.sha256,
+            phases: PhaseSet::default(),
+            pre: checked.pre,
+            configs,
+            idle: Mutex::new(Vec::new()),
+            counters: Arc::new(Counters::default()),
+            failures: AtomicU64::new(0),
+        };
+        let mut first = plugin.instantiate()?;
+        let phases = first.exports.call_phases(&mut first.store).map_err(|e| LoadFailure::Trap(e.to_string()))?;
+        plugin.phases = phases.into_iter().map(super::Phase::from).collect();
+        plugin.idle_list().push(first);
+        Ok(plugin)
+    }
+
+    fn instantiate(&self) -> Result<Instance, LoadFailure> {
+        let state = CallState {
+            plugin: self.name.clone(),
+            route: Arc::from(""),
+            req: None,
+            client_ip: Bytes::new(),
+            resp: None,
+            vars: Vars::default(),
+            counters: self.counters.clone(),
+            limits: StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).build(),
+        };
+        let mut store = Store::new(&runtime().engine, state);
+        store.limiter(|state| &mut state.limits);
+        let exports = self.pre.instantiate(&mut store).map_err(|e| LoadFailure::Trap(e.to_string()))?;
+        let mut handles = Vec::with_capacity(self.configs.len());
+        for (index, json) in self.configs.iter().enumerate() {
+            match exports.call_configure(&mut store, json) {
+                Ok(Ok(handle)) => handles.push(handle),
+                Ok(Err(message)) => return Err(LoadFailure::Rejected(Rejected { config: index, message })),
+                Err(trap) => return Err(LoadFailure::Trap(format!("configure trapped: {trap:#}"))),
+            }
+        }
+        Ok(Instance { store, exports, handles })
+    }
+
+    fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        // Instances in the list are whole even if a holder panicked.
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn checkout(&self) -> Result<Instance> {
+        if let Some(instance) = self.idle_list().pop() {
+            return Ok(instance);
+        }
+        self.instantiate().map_err(|err| match err {
+            LoadFailure::Rejected(r) => format_err!("configure rejected config {} on a new instance: {}", r.config, r.message),
+            LoadFailure::Trap(message) => format_err!("{message}"),
+        })
+    }
+
+    fn checkin(&self, instance: Instance) {
+        let mut idle = self.idle_list();
+        if idle.len() < MAX_IDLE {
+            idle.push(instance);
+        }
+    }
+
+    /// Runs `call` on an instance with the request (and response) moved into its store,
+    /// and moves them back whatever happens. An instance whose call failed is dropped: a
+    /// trap can leave guest memory in any state.
+    fn call<R>(
+        &self,
+        config: usize,
+        ctx: &mut CallCtx<'_>,
+        mut resp: Option<&mut ResponseHead>,
+        call: impl FnOnce(&bindings::Plugin, &mut Store<CallState>, u32) -> Result<R>,
+    ) -> Result<R> {
+        let mut instance = self.checkout()?;
+        let handle = instance.handles.get(config).copied().ok_or_else(|| format_err!("no config {config}"))?;
+        let state = instance.store.data_mut();
+        if !Arc::ptr_eq(&state.route, ctx.route) {
+            state.route = ctx.route.clone();
+        }
+        state.req = Some(std::mem::take(ctx.req));
+        state.client_ip = ctx.client_ip.clone();
+        state.vars = std::mem::take(ctx.vars);
+        state.resp = resp.as_deref_mut().map(std::mem::take);
+
+        let result = call(&instance.exports, &mut instance.store, handle);
+
+        let state = instance.store.data_mut();
+        *ctx.req = state.req.take().unwrap_or_default();
+        *ctx.vars = std::mem::take(&mut state.vars);
+        if let Some(resp) = resp {
+            *resp = state.resp.take().unwrap_or_default();
+        }
+        match result {
+            Ok(value) => {
+                self.checkin(instance);
+                Ok(value)
+            }
+            Err(err) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                Err(err)
+            }
+        }
+    }
+
+    pub fn on_request(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Decision> {
+        self.call(config, ctx, None, |exports, store, handle| {
+            exports.call_on_request(store, handle, Resource::new_borrow(0)).map(Decision::from)
+        })
+    }
+
+    pub fn select_upstream(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Option<String>> {
+        self.call(config, ctx, None, |exports, store, handle| {
+            exports.call_select_upstream(store, handle, Resource::new_borrow(0))
+        })
+    }
+
+    pub fn on_upstream_request(
+        &self,
+        config: usize,
+        ctx: &mut CallCtx<'_>,
+        upstream: &str,
+        attempt: u32,
+    ) -> Result<Decision> {
+        self.call(config, ctx, None, |exports, store, handle| {
+            exports.call_on_upstream_request(store, handle, Resource::new_borrow(0), upstream, attempt).map(Decision::from)
+        })
+    }
+
+    pub fn on_response(&self, config: usize, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Result<Decision> {
+        self.call(config, ctx, Some(resp), |exports, store, handle| {
+            exports
+                .call_on_response(store, handle, Resource::new_borrow(0), Resource::new_borrow(0))
+                .map(Decision::from)
+        })
+    }
+
+    pub fn on_log(&self, config: usize, ctx: &mut CallCtx<'_>, summary: &wit::LogSummary) -> Result<()> {
+        self.call(config, ctx, None, |exports, store, handle| exports.call_on_log(store, handle, summary))
+    }
+}
+
+/// Why a plugin could not be loaded.
+pub(crate) enum LoadFailure {
+    Rejected(Rejected),
+    Trap(String),
+}
+
+impl From<wit::Decision> for Decision {
+    fn from(decision: wit::Decision) -> Decision {
+        match decision {
+            wit::Decision::Continue => Decision::Continue,
+            wit::Decision::Reply(r) => {
+                Decision::Reply(PluginReply { status: r.status, headers: r.headers, body: Bytes::from(r.body) })
+            }
+        }
+    }
+}

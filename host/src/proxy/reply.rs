@@ -1,0 +1,68 @@
+//! Sending a plugin's own response (a WAF's 403, an auth plugin's 401) instead of the
+//! origin's. The reply passes the same rules as anything a plugin touches: a valid status,
+//! field names and values that cannot split the head, and framing that only we write.
+
+use bytes::{Bytes, BytesMut};
+
+use super::exchange::{After, Failure};
+use super::io::Conn;
+use super::Proxy;
+use crate::error::ProxyError;
+use crate::http1::framing::is_tchar;
+use crate::http1::response::canonical_reason;
+use crate::http1::{render, BodyKind, ResponseHead};
+use crate::plugin::PluginReply;
+
+/// Fields a reply may not set: we frame the body and decide the connection's fate.
+const GATEWAY_OWNED: &[&str] =
+    &["content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"];
+
+/// The response head for `reply`, or why it cannot be sent.
+fn head(reply: &PluginReply) -> Result<ResponseHead, String> {
+    if !(200..=999).contains(&reply.status) {
+        return Err(format!("replied with status {}, outside 200..=999", reply.status));
+    }
+    let mut head = ResponseHead::new(reply.status, canonical_reason(reply.status));
+    for (name, value) in &reply.headers {
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(format!("replied with an invalid header name {name:?}"));
+        }
+        if value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(format!("replied with CR, LF or NUL in the value of `{name}`"));
+        }
+        if !GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)) {
+            head.headers.append(Bytes::from(name.clone()), Bytes::from(value.clone()));
+        }
+    }
+    Ok(head)
+}
+
+/// Writes the reply. `request_complete` says whether the request body (if any) was read;
+/// if not, the connection closes after the reply, since the unread body is in the way.
+pub(crate) async fn send(
+    proxy: &Proxy,
+    client: &mut Conn,
+    plugin_reply: PluginReply,
+    is_head: bool,
+    keep_alive: bool,
+) -> Result<(After, u64), Failure> {
+    let mut head = head(&plugin_reply).map_err(|problem| {
+        tracing::error!(problem, "unusable plugin reply");
+        ProxyError::PluginInvalid { plugin: "(reply)".into(), problem }
+    })?;
+    proxy.fields.response(&mut head.headers);
+    proxy.scrub.response(&mut head.headers);
+    let bodiless = head.status == 204 || head.status == 304;
+    let framing = (!bodiless).then_some(BodyKind::Length(plugin_reply.body.len() as u64));
+    let mut out = BytesMut::with_capacity(256 + plugin_reply.body.len());
+    render::response(&head, framing, !keep_alive, &mut out);
+    let send_body = !is_head && !bodiless;
+    if send_body {
+        out.extend_from_slice(&plugin_reply.body);
+    }
+    if client.write_all(&out, proxy.config.timeouts.body_idle).await.is_err() {
+        return Err(Failure::Abort("client went away before the plugin's reply"));
+    }
+    let sent = if send_body { plugin_reply.body.len() as u64 } else { 0 };
+    Ok((if keep_alive { After::KeepAlive } else { After::CloseUnread }, sent))
+}

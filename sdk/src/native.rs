@@ -1,0 +1,208 @@
+//! The in-memory gateway behind `Request`, `Response` and `host` on native targets, so a
+//! plugin's logic runs under plain `cargo test`. It enforces the same rules the gateway
+//! does (which headers a plugin may not touch, valid names and values, status range): a
+//! violation panics here where the gateway would trap.
+
+use std::cell::RefCell;
+
+/// Header fields with the gateway's case-insensitive semantics.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Fields(pub(crate) Vec<(String, Vec<u8>)>);
+
+impl Fields {
+    fn get(&self, name: &str) -> Option<Vec<u8>> {
+        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+
+    fn get_all(&self, name: &str) -> Vec<Vec<u8>> {
+        self.0.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect()
+    }
+
+    fn set(&mut self, name: &str, value: &[u8]) {
+        check_field(name, value);
+        match self.0.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some(first) => {
+                self.0[first].1 = value.to_vec();
+                let mut index = 0;
+                self.0.retain(|(n, _)| {
+                    index += 1;
+                    index - 1 <= first || !n.eq_ignore_ascii_case(name)
+                });
+            }
+            None => self.0.push((name.to_owned(), value.to_vec())),
+        }
+    }
+
+    fn append(&mut self, name: &str, value: &[u8]) {
+        check_field(name, value);
+        self.0.push((name.to_owned(), value.to_vec()));
+    }
+
+    fn remove(&mut self, name: &str) {
+        check_name(name);
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.0.iter().map(|(n, _)| n.clone()).collect()
+    }
+}
+
+const GATEWAY_OWNED: &[&str] =
+    &["content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"];
+
+fn check_name(name: &str) {
+    let token = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    assert!(token, "invalid header name {name:?} (the gateway would trap)");
+    assert!(
+        !GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)),
+        "`{name}` belongs to the gateway (it would trap)"
+    );
+}
+
+fn check_field(name: &str, value: &[u8]) {
+    check_name(name);
+    assert!(
+        !value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0),
+        "header value of `{name}` contains CR, LF or NUL (the gateway would trap)"
+    );
+}
+
+#[derive(Debug)]
+pub struct Request {
+    pub(crate) method: String,
+    pub(crate) target: RefCell<String>,
+    pub(crate) authority: Option<String>,
+    pub(crate) client_ip: String,
+    pub(crate) headers: RefCell<Fields>,
+}
+
+impl Request {
+    pub fn method(&self) -> String {
+        self.method.clone()
+    }
+    pub fn path_and_query(&self) -> String {
+        self.target.borrow().clone()
+    }
+    pub fn set_path_and_query(&self, value: &str) {
+        assert!(
+            value.starts_with('/') && !value.bytes().any(|b| b <= b' ' || b == 0x7f),
+            "invalid path-and-query {value:?} (the gateway would trap)"
+        );
+        *self.target.borrow_mut() = value.to_owned();
+    }
+    pub fn authority(&self) -> Option<String> {
+        self.authority.clone()
+    }
+    pub fn client_ip(&self) -> String {
+        self.client_ip.clone()
+    }
+    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.headers.borrow().get(name)
+    }
+    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
+        self.headers.borrow().get_all(name)
+    }
+    pub fn set_header(&self, name: &str, value: &[u8]) {
+        self.headers.borrow_mut().set(name, value)
+    }
+    pub fn append_header(&self, name: &str, value: &[u8]) {
+        self.headers.borrow_mut().append(name, value)
+    }
+    pub fn remove_header(&self, name: &str) {
+        self.headers.borrow_mut().remove(name)
+    }
+    pub fn header_names(&self) -> Vec<String> {
+        self.headers.borrow().names()
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub(crate) status: RefCell<u16>,
+    pub(crate) headers: RefCell<Fields>,
+}
+
+impl Response {
+    pub fn status(&self) -> u16 {
+        *self.status.borrow()
+    }
+    pub fn set_status(&self, status: u16) {
+        assert!(
+            (200..=999).contains(&status) && status != 204 && status != 304,
+            "set-status({status}) is out of range (the gateway would trap)"
+        );
+        *self.status.borrow_mut() = status;
+    }
+    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.headers.borrow().get(name)
+    }
+    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
+        self.headers.borrow().get_all(name)
+    }
+    pub fn set_header(&self, name: &str, value: &[u8]) {
+        self.headers.borrow_mut().set(name, value)
+    }
+    pub fn append_header(&self, name: &str, value: &[u8]) {
+        self.headers.borrow_mut().append(name, value)
+    }
+    pub fn remove_header(&self, name: &str) {
+        self.headers.borrow_mut().remove(name)
+    }
+    pub fn header_names(&self) -> Vec<String> {
+        self.headers.borrow().names()
+    }
+}
+
+/// The gateway's host functions, backed by a per-thread world so parallel tests do not
+/// see each other's variables, counters or clock.
+pub(crate) mod host {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use crate::host::Level;
+
+    #[derive(Default)]
+    pub(crate) struct World {
+        pub vars: HashMap<String, String>,
+        /// (key, window) → (window start, count)
+        pub counters: HashMap<(String, u32), (u64, i64)>,
+        pub now_ms: u64,
+        pub logs: Vec<(Level, String)>,
+    }
+
+    thread_local! {
+        pub(crate) static WORLD: RefCell<World> = RefCell::new(World { now_ms: 1_700_000_000_000, ..World::default() });
+    }
+
+    pub fn log(level: Level, message: &str) {
+        WORLD.with(|w| w.borrow_mut().logs.push((level, message.to_owned())))
+    }
+
+    pub fn var_get(key: &str) -> Option<String> {
+        WORLD.with(|w| w.borrow().vars.get(key).cloned())
+    }
+
+    pub fn var_set(key: &str, value: &str) {
+        WORLD.with(|w| w.borrow_mut().vars.insert(key.to_owned(), value.to_owned()));
+    }
+
+    pub fn counter_add(key: &str, delta: i64, window_ms: u32) -> i64 {
+        WORLD.with(|w| {
+            let mut w = w.borrow_mut();
+            let window = u64::from(window_ms.max(1));
+            let start = w.now_ms - w.now_ms % window;
+            let entry = w.counters.entry((key.to_owned(), window_ms)).or_insert((start, 0));
+            if entry.0 != start {
+                *entry = (start, 0);
+            }
+            entry.1 += delta;
+            entry.1
+        })
+    }
+
+    pub fn now_ms() -> u64 {
+        WORLD.with(|w| w.borrow().now_ms)
+    }
+}
