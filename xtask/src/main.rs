@@ -1,19 +1,24 @@
 //! `cargo xtask <task>`: the project's entry points, so a fresh machine needs only rustup.
 //!
-//! - `demo`: build in release mode and run `portcullis demo`.
-//! - `test`: install what the suite needs, then run every test in the workspace.
+//! - `plugins`: build every plugin (and test plugin) as a wasm32-wasip2 component into
+//!   `target/plugins/<name>.wasm` (and `target/test-plugins/`).
+//! - `demo`: build the plugins and the gateway in release mode and run `portcullis demo`.
+//! - `test`: build the plugins, then run every test in the workspace.
 //! - `ci`: what `.ci/run` runs: fmt check, clippy with warnings denied, then `test`.
 
 use std::process::{exit, Command};
 
+use portcullis_testkit::plugins::BuiltPlugins;
+
 fn main() {
     let task = std::env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
+        "plugins" => plugins().map(|_| ()),
         "demo" => demo(),
         "test" => test(),
         "ci" => ci(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|ci>");
+            eprintln!("usage: cargo xtask <plugins|demo|test|ci>");
             exit(2);
         }
     };
@@ -23,11 +28,22 @@ fn main() {
     }
 }
 
+fn plugins() -> Result<BuiltPlugins, String> {
+    let built = portcullis_testkit::plugins::build()?;
+    println!("plugins: {}", built.plugins.display());
+    println!("test plugins: {}", built.test_plugins.display());
+    Ok(built)
+}
+
 fn demo() -> Result<(), String> {
-    cargo(&["run", "--release", "--package", "portcullis", "--", "demo"])
+    let built = plugins()?;
+    let dir = built.plugins.display().to_string();
+    cargo(&["run", "--release", "--package", "portcullis", "--", "demo", "--plugin-dir", &dir])
 }
 
 fn test() -> Result<(), String> {
+    // Built here, where its output is visible; the tests find the components in place.
+    plugins()?;
     cargo(&["test", "--workspace", "--all-targets"])
 }
 

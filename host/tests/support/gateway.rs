@@ -36,6 +36,21 @@ impl TestGateway {
         super::Client::connect(self.addr).await
     }
 
+    /// A gateway loading the plugins of `dir`; `toml` is everything but `[server]`.
+    pub async fn with_plugins(dir: &super::PluginDir, toml: &str) -> TestGateway {
+        TestGateway::start(&format!("[server]\nlisten = [\"127.0.0.1:0\"]\n{}{toml}", dir.server_keys())).await
+    }
+
+    /// One request with extra header lines (each ending in `\r\n`), on a fresh connection.
+    pub async fn request(&self, method: &str, path: &str, headers: &str) -> super::Response {
+        let mut c = self.client().await;
+        if method == "HEAD" {
+            c.head_request = true;
+        }
+        c.send(format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{headers}\r\n").as_bytes()).await;
+        c.response().await
+    }
+
     /// One request on a fresh connection, `Connection: close` style.
     pub async fn get(&self, path: &str) -> super::Response {
         let mut c = self.client().await;

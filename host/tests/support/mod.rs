@@ -5,7 +5,9 @@
 pub mod client;
 pub mod gateway;
 pub mod origin;
+pub mod plugins;
 
 pub use client::{Client, Response};
 pub use gateway::TestGateway;
 pub use origin::Origin;
+pub use plugins::PluginDir;

@@ -1,0 +1,50 @@
+//! The parts of a request the rules and the split read, each fetched from the gateway at
+//! most once per request however many rules look at it.
+
+use std::cell::OnceCell;
+
+use portcullis_sdk::Request;
+
+use crate::cookie;
+
+pub(crate) struct View<'r> {
+    req: &'r Request,
+    path: OnceCell<String>,
+    cookies: OnceCell<Vec<Vec<u8>>>,
+}
+
+impl<'r> View<'r> {
+    pub(crate) fn new(req: &'r Request) -> View<'r> {
+        View { req, path: OnceCell::new(), cookies: OnceCell::new() }
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        self.path.get_or_init(|| self.req.path())
+    }
+
+    pub(crate) fn cookie(&self, name: &str) -> Option<&[u8]> {
+        cookie::find(self.cookies.get_or_init(|| self.req.header_all("cookie")), name)
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.req.header(name)
+    }
+
+    pub(crate) fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
+        self.req.header_all(name)
+    }
+
+    pub(crate) fn client_ip(&self) -> String {
+        self.req.client_ip()
+    }
+}
+
+/// An HTTP field name (RFC 9110 token).
+pub(crate) fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A cookie name as `Cookie` can carry it: a token (no `=`, `;`, spaces or quotes).
+pub(crate) fn is_cookie_name(name: &str) -> bool {
+    is_header_name(name)
+}

@@ -1,0 +1,123 @@
+//! A plugin that does what its config says, in every phase, so integration tests can
+//! observe order, short-circuits, failures and per-route configs through real HTTP.
+
+use std::collections::BTreeMap;
+
+use portcullis_sdk::prelude::*;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Probe {
+    /// Appended to the `x-chain` request header (on-request) and response header
+    /// (on-response), so the order plugins ran in is visible at both ends.
+    tag: Option<String>,
+    /// on-request answers with this status (body `probe <tag>`).
+    reply: Option<u16>,
+    /// on-response replaces the origin's response with this status.
+    response_reply: Option<u16>,
+    /// on-response changes the status.
+    set_status: Option<u16>,
+    /// select-upstream returns this name.
+    select: Option<String>,
+    /// on-upstream-request sets `x-attempt: <upstream>#<attempt>` (and appends to
+    /// `x-attempts`, which must not carry over between attempts).
+    mark_attempts: bool,
+    /// Phase to fail in: on-request, select-upstream, on-upstream-request, on-response,
+    /// on-log.
+    fail_at: Option<String>,
+    /// `panic` (a guest trap) or `framing` (sets content-length, which the host refuses).
+    fail_by: Option<String>,
+    /// configure refuses the config with this message.
+    reject: Option<String>,
+    /// Variables to set in on-request, and one to echo as `x-var-<name>` (request header).
+    set_vars: BTreeMap<String, String>,
+    echo_var: Option<String>,
+    /// on-log counts requests in the shared counter `logged`; on-request reports the count so
+    /// far as the request header `x-logged`.
+    count_logs: bool,
+}
+
+impl Probe {
+    fn maybe_fail(&self, phase: &str, req: &Request) {
+        if self.fail_at.as_deref() != Some(phase) {
+            return;
+        }
+        match self.fail_by.as_deref() {
+            Some("framing") => req.set_header("content-length", "0"),
+            _ => panic!("probe told to fail in {phase}"),
+        }
+    }
+}
+
+impl Plugin for Probe {
+    type Config = Self;
+    const PHASES: &'static [Phase] =
+        &[Phase::OnRequest, Phase::SelectUpstream, Phase::OnUpstreamRequest, Phase::OnResponse, Phase::OnLog];
+
+    fn configure(config: Self) -> Result<Self, String> {
+        match &config.reject {
+            Some(message) => Err(message.clone()),
+            None => Ok(config),
+        }
+    }
+
+    fn on_request(&self, req: &Request) -> Decision {
+        self.maybe_fail("on-request", req);
+        if let Some(tag) = &self.tag {
+            req.append_header("x-chain", tag);
+        }
+        for (key, value) in &self.set_vars {
+            host::set_var(key, value);
+        }
+        if let Some(name) = &self.echo_var {
+            req.set_header(&format!("x-var-{name}"), host::var(name).unwrap_or_else(|| "(unset)".into()));
+        }
+        if self.count_logs {
+            req.set_header("x-logged", host::counter_add("logged", 0, u32::MAX).to_string());
+        }
+        match self.reply {
+            Some(status) => Decision::reply(status, format!("probe {}\n", self.tag.as_deref().unwrap_or(""))),
+            None => Decision::Continue,
+        }
+    }
+
+    fn select_upstream(&self, req: &Request) -> Option<String> {
+        self.maybe_fail("select-upstream", req);
+        self.select.clone()
+    }
+
+    fn on_upstream_request(&self, req: &Request, upstream: &str, attempt: u32) -> Decision {
+        self.maybe_fail("on-upstream-request", req);
+        if self.mark_attempts {
+            req.set_header("x-attempt", format!("{upstream}#{attempt}"));
+            req.append_header("x-attempts", attempt.to_string());
+        }
+        Decision::Continue
+    }
+
+    fn on_response(&self, req: &Request, resp: &Response) -> Decision {
+        self.maybe_fail("on-response", req);
+        if let Some(tag) = &self.tag {
+            resp.append_header("x-chain", tag);
+        }
+        if let Some(status) = self.set_status {
+            resp.set_status(status);
+        }
+        match self.response_reply {
+            Some(status) => Decision::reply(status, "replaced by probe\n"),
+            None => Decision::Continue,
+        }
+    }
+
+    fn on_log(&self, summary: &LogSummary) {
+        if self.fail_at.as_deref() == Some("on-log") {
+            panic!("probe told to fail in on-log");
+        }
+        if self.count_logs {
+            host::counter_add("logged", 1, u32::MAX);
+            host::log(Level::Info, &format!("logged {} {} -> {}", summary.method, summary.path_and_query, summary.status));
+        }
+    }
+}
+
+export!(Probe);
