@@ -27,8 +27,8 @@ use bytes::Bytes;
 use crate::config::{Config, ConfigError};
 
 pub use chain::Chain;
-pub(crate) use chain::LogSummary;
-pub(crate) use instance::CallCtx;
+pub use chain::{LogSummary, Outcome};
+pub use instance::CallCtx;
 use instance::{LoadFailure, LoadedPlugin};
 pub use load::PluginFileError;
 pub use vars::Vars;

@@ -18,26 +18,44 @@ pub mod bindings {
     });
 }
 
-use bindings::portcullis::gateway::{http as wit_http, types as wit};
+pub(crate) mod http;
+mod scope;
 
-thread_local! {
-    /// One value per `configure` call; the index is the config handle. Leaked on purpose:
-    /// configs live as long as the instance, and a `&'static` lets phases run without
-    /// holding a borrow of the registry.
-    static CONFIGS: RefCell<Vec<&'static dyn Any>> = const { RefCell::new(Vec::new()) };
+use bindings::portcullis::gateway::{http as wit_http, types as wit};
+use scope::Target;
+
+/// One configured plugin value and the header interest it declared.
+struct Entry {
+    plugin: &'static dyn Any,
+    request_headers: Vec<String>,
+    response_headers: Vec<String>,
 }
 
-fn config<P: Plugin>(handle: u32) -> &'static P {
-    let found = CONFIGS.with(|configs| configs.borrow().get(handle as usize).copied());
-    match found.and_then(|any| any.downcast_ref::<P>()) {
-        Some(plugin) => plugin,
+thread_local! {
+    /// One entry per `configure` call; the index is the config handle. Leaked on purpose:
+    /// configs live as long as the instance, and a `&'static` lets phases run without
+    /// holding a borrow of the registry.
+    static CONFIGS: RefCell<Vec<&'static Entry>> = const { RefCell::new(Vec::new()) };
+}
+
+fn entry(handle: u32) -> &'static Entry {
+    match CONFIGS.with(|configs| configs.borrow().get(handle as usize).copied()) {
+        Some(entry) => entry,
         None => panic!("config handle {handle} was not returned by configure"),
     }
 }
 
+fn config<P: Plugin>(entry: &'static Entry) -> &'static P {
+    match entry.plugin.downcast_ref::<P>() {
+        Some(plugin) => plugin,
+        None => panic!("config of another plugin type"),
+    }
+}
+
 fn request(req: &wit_http::Request) -> &Request {
-    // SAFETY: `Request` is `#[repr(transparent)]` over `wit_http::Request`, so the two
-    // references have the same layout and the lifetime is carried over unchanged.
+    // SAFETY: `Request` is `#[repr(transparent)]` over `http::Request`, which is
+    // `#[repr(transparent)]` over `wit_http::Request`: the references have the same layout,
+    // and the lifetime is carried over unchanged.
     #[allow(unsafe_code)]
     unsafe {
         &*(req as *const wit_http::Request as *const Request)
@@ -45,25 +63,47 @@ fn request(req: &wit_http::Request) -> &Request {
 }
 
 fn response(resp: &wit_http::Response) -> &Response {
-    // SAFETY: as in `request`: `Response` is `#[repr(transparent)]` over `wit_http::Response`.
+    // SAFETY: as in `request`, two `#[repr(transparent)]` layers over `wit_http::Response`.
     #[allow(unsafe_code)]
     unsafe {
         &*(resp as *const wit_http::Response as *const Response)
     }
 }
 
+/// Runs one phase with its prefetched headers in scope; returns the edits it buffered.
+fn phase<T>(
+    target: Target,
+    buffered: Option<Target>,
+    names: &'static [String],
+    headers: Vec<Option<Vec<u8>>>,
+    run: impl FnOnce() -> T,
+) -> (Vec<wit::HeaderEdit>, T) {
+    scope::begin(target, buffered, names, headers);
+    let value = run();
+    (scope::end(), value)
+}
+
 /// Implements the world's exports for any [`Plugin`]; named by `export!`.
 pub struct Exports<P>(PhantomData<P>);
 
 impl<P: Plugin> bindings::Guest for Exports<P> {
-    fn configure(config_json: String) -> Result<u32, String> {
+    fn configure(config_json: String) -> Result<wit::Configured, String> {
         install_panic_hook();
         let config = crate::config::parse::<P::Config>(&config_json)?;
-        let plugin: &'static dyn Any = Box::leak(Box::new(P::configure(config)?));
+        let plugin: &'static P = Box::leak(Box::new(P::configure(config)?));
+        let entry: &'static Entry = Box::leak(Box::new(Entry {
+            plugin,
+            request_headers: plugin.request_headers(),
+            response_headers: plugin.response_headers(),
+        }));
         CONFIGS.with(|configs| {
             let mut configs = configs.borrow_mut();
-            configs.push(plugin);
-            Ok((configs.len() - 1) as u32)
+            configs.push(entry);
+            Ok(wit::Configured {
+                handle: (configs.len() - 1) as u32,
+                request_headers: entry.request_headers.clone(),
+                response_headers: entry.response_headers.clone(),
+            })
         })
     }
 
@@ -80,24 +120,52 @@ impl<P: Plugin> bindings::Guest for Exports<P> {
             .collect()
     }
 
-    fn on_request(cfg: u32, req: &wit_http::Request) -> wit::Decision {
-        decision(config::<P>(cfg).on_request(request(req)))
+    fn on_request(cfg: u32, req: &wit_http::Request, headers: Vec<Option<Vec<u8>>>) -> wit::Outcome {
+        let entry = entry(cfg);
+        let (edits, d) = phase(Target::Request, Some(Target::Request), &entry.request_headers, headers, || {
+            config::<P>(entry).on_request(request(req))
+        });
+        wit::Outcome { edits, decision: decision(d) }
     }
 
-    fn select_upstream(cfg: u32, req: &wit_http::Request) -> Option<String> {
-        config::<P>(cfg).select_upstream(request(req))
+    fn select_upstream(cfg: u32, req: &wit_http::Request, headers: Vec<Option<Vec<u8>>>) -> Option<String> {
+        let entry = entry(cfg);
+        // Edits here go to the host at once: this phase returns no edit list.
+        let (_, upstream) = phase(Target::Request, None, &entry.request_headers, headers, || {
+            config::<P>(entry).select_upstream(request(req))
+        });
+        upstream
     }
 
-    fn on_upstream_request(cfg: u32, req: &wit_http::Request, upstream: String, attempt: u32) -> wit::Decision {
-        decision(config::<P>(cfg).on_upstream_request(request(req), &upstream, attempt))
+    fn on_upstream_request(
+        cfg: u32,
+        req: &wit_http::Request,
+        headers: Vec<Option<Vec<u8>>>,
+        upstream: String,
+        attempt: u32,
+    ) -> wit::Outcome {
+        let entry = entry(cfg);
+        let (edits, d) = phase(Target::Request, Some(Target::Request), &entry.request_headers, headers, || {
+            config::<P>(entry).on_upstream_request(request(req), &upstream, attempt)
+        });
+        wit::Outcome { edits, decision: decision(d) }
     }
 
-    fn on_response(cfg: u32, req: &wit_http::Request, resp: &wit_http::Response) -> wit::Decision {
-        decision(config::<P>(cfg).on_response(request(req), response(resp)))
+    fn on_response(
+        cfg: u32,
+        req: &wit_http::Request,
+        resp: &wit_http::Response,
+        headers: Vec<Option<Vec<u8>>>,
+    ) -> wit::Outcome {
+        let entry = entry(cfg);
+        let (edits, d) = phase(Target::Response, Some(Target::Response), &entry.response_headers, headers, || {
+            config::<P>(entry).on_response(request(req), response(resp))
+        });
+        wit::Outcome { edits, decision: decision(d) }
     }
 
     fn on_log(cfg: u32, summary: wit::LogSummary) {
-        config::<P>(cfg).on_log(&LogSummary {
+        config::<P>(entry(cfg)).on_log(&LogSummary {
             route: summary.route,
             method: summary.method,
             path_and_query: summary.path_and_query,

@@ -2,7 +2,7 @@
 //! every getter fetches just what it names, every setter sends just what it changes.
 
 #[cfg(target_arch = "wasm32")]
-use crate::guest::bindings::portcullis::gateway::http as imp;
+use crate::guest::http as imp;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::native as imp;
 

@@ -21,6 +21,18 @@ pub trait Plugin: Sized + 'static {
     /// stops the gateway from loading with this message, shown with the route's location.
     fn configure(config: Self::Config) -> Result<Self, String>;
 
+    /// Request fields this config reads in most calls. Their values arrive with each call
+    /// (on-request, select-upstream, on-upstream-request), so reading them costs no trip to
+    /// the host; any other field still works, one host call each.
+    fn request_headers(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The same for response fields read in on-response.
+    fn response_headers(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn on_request(&self, _req: &Request) -> Decision {
         Decision::Continue
     }

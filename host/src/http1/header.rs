@@ -91,12 +91,15 @@ impl Headers {
         let Ok(text) = std::str::from_utf8(&name) else { return self.append(name, value) };
         match self.0.iter().position(|h| h.is(text)) {
             Some(first) => {
-                let mut index = 0;
-                self.0.retain(|h| {
-                    let keep = index <= first || !h.is(text);
-                    index += 1;
-                    keep
-                });
+                // Repeats are rare: scan for one before paying for `retain`.
+                if self.0[first + 1..].iter().any(|h| h.is(text)) {
+                    let mut index = 0;
+                    self.0.retain(|h| {
+                        let keep = index <= first || !h.is(text);
+                        index += 1;
+                        keep
+                    });
+                }
                 self.0[first] = Header { name, value };
             }
             None => self.append(name, value),

@@ -31,7 +31,7 @@ pub struct Chain {
 }
 
 /// What the proxy does after a phase: go on, or send the plugin's reply.
-pub(crate) type Outcome = Result<Option<PluginReply>, ProxyError>;
+pub type Outcome = Result<Option<PluginReply>, ProxyError>;
 
 impl Chain {
     pub fn has(&self, phase: Phase) -> bool {
@@ -76,13 +76,13 @@ impl Chain {
         Ok(None)
     }
 
-    pub(crate) fn on_request(&self, ctx: &mut CallCtx<'_>) -> Outcome {
+    pub fn on_request(&self, ctx: &mut CallCtx<'_>) -> Outcome {
         self.decide(Phase::OnRequest, |link| link.plugin.on_request(link.config, ctx))
     }
 
     /// The first upstream name a plugin returns (with that plugin's name), or `None` for
     /// the route's own.
-    pub(crate) fn select_upstream(&self, ctx: &mut CallCtx<'_>) -> Result<Option<(Arc<str>, String)>, ProxyError> {
+    pub fn select_upstream(&self, ctx: &mut CallCtx<'_>) -> Result<Option<(Arc<str>, String)>, ProxyError> {
         for link in self.links(Phase::SelectUpstream) {
             match link.plugin.select_upstream(link.config, ctx) {
                 Ok(Some(name)) => return Ok(Some((link.plugin.name.clone(), name))),
@@ -95,16 +95,16 @@ impl Chain {
         Ok(None)
     }
 
-    pub(crate) fn on_upstream_request(&self, ctx: &mut CallCtx<'_>, upstream: &str, attempt: u32) -> Outcome {
+    pub fn on_upstream_request(&self, ctx: &mut CallCtx<'_>, upstream: &str, attempt: u32) -> Outcome {
         self.decide(Phase::OnUpstreamRequest, |link| link.plugin.on_upstream_request(link.config, ctx, upstream, attempt))
     }
 
-    pub(crate) fn on_response(&self, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Outcome {
+    pub fn on_response(&self, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Outcome {
         self.decide(Phase::OnResponse, |link| link.plugin.on_response(link.config, ctx, resp))
     }
 
     /// After the last byte: failures can only be logged.
-    pub(crate) fn on_log(&self, ctx: &mut CallCtx<'_>, summary: &LogSummary) {
+    pub fn on_log(&self, ctx: &mut CallCtx<'_>, summary: &LogSummary) {
         let summary = wit::LogSummary {
             route: self.route.to_string(),
             method: String::from_utf8_lossy(&ctx.req.method).into_owned(),
@@ -126,7 +126,7 @@ impl Chain {
 
 /// What the request path knows at the end of a request; the rest of the log record comes
 /// from the request itself.
-pub(crate) struct LogSummary {
+pub struct LogSummary {
     pub upstream: Option<String>,
     pub status: u16,
     pub bytes_sent: u64,

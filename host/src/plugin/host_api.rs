@@ -115,6 +115,32 @@ fn header_names(fields: &Headers) -> Vec<String> {
     fields.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect()
 }
 
+/// Which message edits apply to: the request keeps its Host.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Message {
+    Request,
+    Response,
+}
+
+fn remove_field(fields: &mut Headers, name: &str, message: Message) -> Result<()> {
+    if message == Message::Request && name.eq_ignore_ascii_case("host") {
+        bail!("remove-header(\"host\"): the origin needs a Host; set it instead");
+    }
+    remove_header(fields, name)
+}
+
+/// Applies edits in order, under the same rules as the single setters.
+pub(crate) fn apply_edits(fields: &mut Headers, edits: Vec<types::HeaderEdit>, message: Message) -> Result<()> {
+    for edit in edits {
+        match edit {
+            types::HeaderEdit::Set(field) => set_header(fields, field.name, field.value)?,
+            types::HeaderEdit::Append(field) => append_header(fields, field.name, field.value)?,
+            types::HeaderEdit::Remove(name) => remove_field(fields, &name, message)?,
+        }
+    }
+    Ok(())
+}
+
 // === impl http ===
 
 impl http::Host for CallState {}
@@ -162,10 +188,11 @@ impl http::HostRequest for CallState {
     }
 
     fn remove_header(&mut self, _: Resource<RequestHandle>, name: String) -> Result<()> {
-        if name.eq_ignore_ascii_case("host") {
-            bail!("remove-header(\"host\"): the origin needs a Host; set it instead");
-        }
-        remove_header(&mut self.req()?.headers, &name)
+        remove_field(&mut self.req()?.headers, &name, Message::Request)
+    }
+
+    fn apply_edits(&mut self, _: Resource<RequestHandle>, edits: Vec<types::HeaderEdit>) -> Result<()> {
+        apply_edits(&mut self.req()?.headers, edits, Message::Request)
     }
 
     fn header_names(&mut self, _: Resource<RequestHandle>) -> Result<Vec<String>> {
@@ -217,6 +244,10 @@ impl http::HostResponse for CallState {
 
     fn header_names(&mut self, _: Resource<ResponseHandle>) -> Result<Vec<String>> {
         Ok(header_names(&self.resp()?.headers))
+    }
+
+    fn apply_edits(&mut self, _: Resource<ResponseHandle>, edits: Vec<types::HeaderEdit>) -> Result<()> {
+        apply_edits(&mut self.resp()?.headers, edits, Message::Response)
     }
 
     fn drop(&mut self, _: Resource<ResponseHandle>) -> Result<()> {

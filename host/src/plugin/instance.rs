@@ -12,7 +12,7 @@ use wasmtime::{Store, StoreLimitsBuilder};
 use super::bindings::{self, portcullis::gateway::types as wit};
 use super::counters::Counters;
 use super::engine::{runtime, Sha256Digest};
-use super::host_api::CallState;
+use super::host_api::{CallState, Message};
 use super::load::Checked;
 use super::vars::Vars;
 use super::{Decision, PhaseSet, PluginReply};
@@ -31,6 +31,8 @@ pub(crate) struct LoadedPlugin {
     pre: bindings::PluginPre<CallState>,
     /// The JSON of every route config naming this plugin; index = config index of a link.
     configs: Vec<String>,
+    /// The headers each config reads in every call (from `configure`), sent along with it.
+    interest: Vec<Interest>,
     idle: Mutex<Vec<Instance>>,
     counters: Arc<Counters>,
     /// Calls that trapped or failed; the instance involved was discarded.
@@ -42,6 +44,17 @@ struct Instance {
     exports: bindings::Plugin,
     /// `configure`'s handle for each entry of `LoadedPlugin::configs`.
     handles: Vec<u32>,
+    /// What `configure` declared, per config (only the first instance's is kept).
+    interest: Vec<Interest>,
+    /// Reused buffers for the prefetched header values.
+    prefetch: Vec<Option<Vec<u8>>>,
+}
+
+/// Header names a config reads in every call.
+#[derive(Default)]
+struct Interest {
+    request: Vec<String>,
+    response: Vec<String>,
 }
 
 /// Why a plugin's `configure` refused a config: the plugin's own message, and which one.
@@ -51,7 +64,7 @@ pub(crate) struct Rejected {
 }
 
 /// What a phase call may touch, lent by the request path for the duration of the call.
-pub(crate) struct CallCtx<'a> {
+pub struct CallCtx<'a> {
     pub route: &'a Arc<str>,
     pub req: &'a mut RequestHead,
     pub client_ip: &'a Bytes,
@@ -69,6 +82,7 @@ impl LoadedPlugin {
             phases: PhaseSet::default(),
             pre: checked.pre,
             configs,
+            interest: Vec::new(),
             idle: Mutex::new(Vec::new()),
             counters: Arc::new(Counters::default()),
             failures: AtomicU64::new(0),
@@ -76,6 +90,7 @@ impl LoadedPlugin {
         let mut first = plugin.instantiate()?;
         let phases = first.exports.call_phases(&mut first.store).map_err(|e| LoadFailure::Trap(e.to_string()))?;
         plugin.phases = phases.into_iter().map(super::Phase::from).collect();
+        plugin.interest = std::mem::take(&mut first.interest);
         plugin.idle_list().push(first);
         Ok(plugin)
     }
@@ -95,14 +110,21 @@ impl LoadedPlugin {
         store.limiter(|state| &mut state.limits);
         let exports = self.pre.instantiate(&mut store).map_err(|e| LoadFailure::Trap(e.to_string()))?;
         let mut handles = Vec::with_capacity(self.configs.len());
+        let mut interest = Vec::new();
         for (index, json) in self.configs.iter().enumerate() {
             match exports.call_configure(&mut store, json) {
-                Ok(Ok(handle)) => handles.push(handle),
+                Ok(Ok(configured)) => {
+                    handles.push(configured.handle);
+                    if self.interest.is_empty() {
+                        interest
+                            .push(Interest { request: configured.request_headers, response: configured.response_headers });
+                    }
+                }
                 Ok(Err(message)) => return Err(LoadFailure::Rejected(Rejected { config: index, message })),
                 Err(trap) => return Err(LoadFailure::Trap(format!("configure trapped: {trap:#}"))),
             }
         }
-        Ok(Instance { store, exports, handles })
+        Ok(Instance { store, exports, handles, interest, prefetch: Vec::new() })
     }
 
     fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
@@ -128,17 +150,24 @@ impl LoadedPlugin {
     }
 
     /// Runs `call` on an instance with the request (and response) moved into its store,
-    /// and moves them back whatever happens. An instance whose call failed is dropped: a
-    /// trap can leave guest memory in any state.
+    /// and moves them back whatever happens. `prefetch` says whose declared headers are
+    /// sent along. An instance whose call failed is dropped: a trap can leave guest memory
+    /// in any state.
     fn call<R>(
         &self,
         config: usize,
         ctx: &mut CallCtx<'_>,
         mut resp: Option<&mut ResponseHead>,
-        call: impl FnOnce(&bindings::Plugin, &mut Store<CallState>, u32) -> Result<R>,
+        call: impl FnOnce(&bindings::Plugin, &mut Store<CallState>, u32, &[Option<Vec<u8>>]) -> Result<R>,
     ) -> Result<R> {
         let mut instance = self.checkout()?;
         let handle = instance.handles.get(config).copied().ok_or_else(|| format_err!("no config {config}"))?;
+        let interest = self.interest.get(config);
+        match (interest, resp.as_deref()) {
+            (Some(i), Some(resp)) => prefetch(&mut instance.prefetch, &i.response, &resp.headers),
+            (Some(i), None) => prefetch(&mut instance.prefetch, &i.request, &ctx.req.headers),
+            (None, _) => instance.prefetch.clear(),
+        }
         let state = instance.store.data_mut();
         if !Arc::ptr_eq(&state.route, ctx.route) {
             state.route = ctx.route.clone();
@@ -148,7 +177,7 @@ impl LoadedPlugin {
         state.vars = std::mem::take(ctx.vars);
         state.resp = resp.as_deref_mut().map(std::mem::take);
 
-        let result = call(&instance.exports, &mut instance.store, handle);
+        let result = call(&instance.exports, &mut instance.store, handle, &instance.prefetch);
 
         let state = instance.store.data_mut();
         *ctx.req = state.req.take().unwrap_or_default();
@@ -169,15 +198,25 @@ impl LoadedPlugin {
     }
 
     pub fn on_request(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Decision> {
-        self.call(config, ctx, None, |exports, store, handle| {
-            exports.call_on_request(store, handle, Resource::new_borrow(0)).map(Decision::from)
-        })
+        let outcome = self.call(config, ctx, None, |exports, store, handle, headers| {
+            exports.call_on_request(store, handle, Resource::new_borrow(0), headers)
+        })?;
+        self.applied(outcome, &mut ctx.req.headers, Message::Request)
     }
 
     pub fn select_upstream(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Option<String>> {
-        self.call(config, ctx, None, |exports, store, handle| {
-            exports.call_select_upstream(store, handle, Resource::new_borrow(0))
+        self.call(config, ctx, None, |exports, store, handle, headers| {
+            exports.call_select_upstream(store, handle, Resource::new_borrow(0), headers)
         })
+    }
+
+    /// Applies the edits a phase returned; a rule broken there fails the call like a trap.
+    fn applied(&self, outcome: wit::Outcome, fields: &mut crate::http1::Headers, message: Message) -> Result<Decision> {
+        if let Err(err) = super::host_api::apply_edits(fields, outcome.edits, message) {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            return Err(err);
+        }
+        Ok(Decision::from(outcome.decision))
     }
 
     pub fn on_upstream_request(
@@ -187,21 +226,36 @@ impl LoadedPlugin {
         upstream: &str,
         attempt: u32,
     ) -> Result<Decision> {
-        self.call(config, ctx, None, |exports, store, handle| {
-            exports.call_on_upstream_request(store, handle, Resource::new_borrow(0), upstream, attempt).map(Decision::from)
-        })
+        let outcome = self.call(config, ctx, None, |exports, store, handle, headers| {
+            exports.call_on_upstream_request(store, handle, Resource::new_borrow(0), headers, upstream, attempt)
+        })?;
+        self.applied(outcome, &mut ctx.req.headers, Message::Request)
     }
 
     pub fn on_response(&self, config: usize, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Result<Decision> {
-        self.call(config, ctx, Some(resp), |exports, store, handle| {
-            exports
-                .call_on_response(store, handle, Resource::new_borrow(0), Resource::new_borrow(0))
-                .map(Decision::from)
-        })
+        let outcome = self.call(config, ctx, Some(&mut *resp), |exports, store, handle, headers| {
+            exports.call_on_response(store, handle, Resource::new_borrow(0), Resource::new_borrow(0), headers)
+        })?;
+        self.applied(outcome, &mut resp.headers, Message::Response)
     }
 
     pub fn on_log(&self, config: usize, ctx: &mut CallCtx<'_>, summary: &wit::LogSummary) -> Result<()> {
-        self.call(config, ctx, None, |exports, store, handle| exports.call_on_log(store, handle, summary))
+        self.call(config, ctx, None, |exports, store, handle, _| exports.call_on_log(store, handle, summary))
+    }
+}
+
+/// Fills `out` with the first value of each name, reusing the buffers of the last call.
+fn prefetch(out: &mut Vec<Option<Vec<u8>>>, names: &[String], fields: &crate::http1::Headers) {
+    out.resize_with(names.len(), || None);
+    for (slot, name) in out.iter_mut().zip(names) {
+        match fields.get(name) {
+            Some(value) => {
+                let buf = slot.get_or_insert_with(Vec::new);
+                buf.clear();
+                buf.extend_from_slice(value);
+            }
+            None => *slot = None,
+        }
     }
 }
 

@@ -56,6 +56,10 @@ impl Edits {
         })
     }
 
+    fn templates(&self) -> impl Iterator<Item = &Template> {
+        self.set.iter().chain(&self.append).map(|(_, template)| template)
+    }
+
     fn is_empty(&self) -> bool {
         self.remove.is_empty() && self.rename.is_empty() && self.set.is_empty() && self.append.is_empty()
     }
@@ -139,6 +143,15 @@ impl Plugin for HeaderRewrite {
             return Err("nothing to do: give `request` or `response` edits".into());
         }
         Ok(plugin)
+    }
+
+    /// The request headers the templates read arrive with each call.
+    fn request_headers(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.request.templates().chain(self.response.templates()).flat_map(Template::headers).collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     fn on_request(&self, req: &Request) -> Decision {

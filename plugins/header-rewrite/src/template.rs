@@ -37,6 +37,14 @@ impl Template {
         Ok(Template(parts))
     }
 
+    /// The request headers this template reads.
+    pub(crate) fn headers(&self) -> impl Iterator<Item = String> + '_ {
+        self.0.iter().filter_map(|part| match part {
+            Part::Header(name) => Some(name.to_ascii_lowercase()),
+            _ => None,
+        })
+    }
+
     pub(crate) fn render(&self, req: &Request) -> Vec<u8> {
         if let [Part::Text(text)] = self.0.as_slice() {
             return text.as_bytes().to_vec();

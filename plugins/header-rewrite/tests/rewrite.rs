@@ -70,3 +70,12 @@ fn framing_headers_are_off_limits() {
     let p = plugin(r#"{ "request": { "set": { "content-length": "0" } } }"#);
     p.on_request(&request("GET", "/").build());
 }
+
+#[test]
+fn headers_read_by_templates_are_declared_as_interest() {
+    let p = plugin(
+        r#"{ "request": { "set": { "a": "${header.User-Agent} ${header.accept}" } },
+             "response": { "append": { "b": "${header.accept}" } } }"#,
+    );
+    assert_eq!(p.request_headers(), ["accept", "user-agent"]);
+}

@@ -1,0 +1,147 @@
+//! The component-side request and response: the generated resource handles, with header
+//! reads answered from the call's prefetched interest and header edits buffered (see
+//! `scope`).
+
+use super::bindings::portcullis::gateway::http as wit;
+use super::bindings::portcullis::gateway::types::HeaderEdit;
+use super::scope::{self, Target};
+
+#[repr(transparent)]
+pub struct Request(pub(crate) wit::Request);
+
+#[repr(transparent)]
+pub struct Response(pub(crate) wit::Response);
+
+/// The generated header methods both resources share.
+trait Fields {
+    const TARGET: Target;
+    fn get(&self, name: &str) -> Option<Vec<u8>>;
+    fn get_all(&self, name: &str) -> Vec<Vec<u8>>;
+    fn send(&self, edit: HeaderEdit);
+    fn names(&self) -> Vec<String>;
+    fn apply(&self, edits: &[HeaderEdit]);
+}
+
+macro_rules! fields {
+    ($ty:ty, $target:expr) => {
+        impl Fields for $ty {
+            const TARGET: Target = $target;
+            fn get(&self, name: &str) -> Option<Vec<u8>> {
+                self.header(name)
+            }
+            fn get_all(&self, name: &str) -> Vec<Vec<u8>> {
+                self.header_all(name)
+            }
+            fn send(&self, edit: HeaderEdit) {
+                match edit {
+                    HeaderEdit::Set(f) => self.set_header(&f.name, &f.value),
+                    HeaderEdit::Append(f) => self.append_header(&f.name, &f.value),
+                    HeaderEdit::Remove(name) => self.remove_header(&name),
+                }
+            }
+            fn names(&self) -> Vec<String> {
+                self.header_names()
+            }
+            fn apply(&self, edits: &[HeaderEdit]) {
+                self.apply_edits(edits)
+            }
+        }
+    };
+}
+
+fields!(wit::Request, Target::Request);
+fields!(wit::Response, Target::Response);
+
+fn flush<F: Fields>(fields: &F) {
+    let pending = scope::take_pending(F::TARGET);
+    if !pending.is_empty() {
+        fields.apply(&pending);
+    }
+}
+
+fn header<F: Fields>(fields: &F, name: &str) -> Option<Vec<u8>> {
+    if let Some(value) = scope::cached(F::TARGET, name) {
+        return value;
+    }
+    flush(fields);
+    fields.get(name)
+}
+
+fn header_all<F: Fields>(fields: &F, name: &str) -> Vec<Vec<u8>> {
+    flush(fields);
+    fields.get_all(name)
+}
+
+fn edit<F: Fields>(fields: &F, edit: HeaderEdit) {
+    if let Some(unbuffered) = scope::buffer(F::TARGET, edit) {
+        fields.send(unbuffered);
+    }
+}
+
+fn header_names<F: Fields>(fields: &F) -> Vec<String> {
+    flush(fields);
+    fields.names()
+}
+
+impl Request {
+    pub fn method(&self) -> String {
+        self.0.method()
+    }
+    pub fn path_and_query(&self) -> String {
+        self.0.path_and_query()
+    }
+    pub fn set_path_and_query(&self, value: &str) {
+        self.0.set_path_and_query(value)
+    }
+    pub fn authority(&self) -> Option<String> {
+        self.0.authority()
+    }
+    pub fn client_ip(&self) -> String {
+        self.0.client_ip()
+    }
+    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+        header(&self.0, name)
+    }
+    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
+        header_all(&self.0, name)
+    }
+    pub fn set_header(&self, name: &str, value: &[u8]) {
+        edit(&self.0, scope::set(name, value))
+    }
+    pub fn append_header(&self, name: &str, value: &[u8]) {
+        edit(&self.0, scope::append(name, value))
+    }
+    pub fn remove_header(&self, name: &str) {
+        edit(&self.0, scope::remove(name))
+    }
+    pub fn header_names(&self) -> Vec<String> {
+        header_names(&self.0)
+    }
+}
+
+impl Response {
+    pub fn status(&self) -> u16 {
+        self.0.status()
+    }
+    pub fn set_status(&self, status: u16) {
+        self.0.set_status(status)
+    }
+    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+        header(&self.0, name)
+    }
+    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
+        header_all(&self.0, name)
+    }
+    pub fn set_header(&self, name: &str, value: &[u8]) {
+        edit(&self.0, scope::set(name, value))
+    }
+    pub fn append_header(&self, name: &str, value: &[u8]) {
+        edit(&self.0, scope::append(name, value))
+    }
+    pub fn remove_header(&self, name: &str) {
+        edit(&self.0, scope::remove(name))
+    }
+    pub fn header_names(&self) -> Vec<String> {
+        header_names(&self.0)
+    }
+}
