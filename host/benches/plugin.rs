@@ -63,7 +63,8 @@ fn bench(c: &mut Criterion) {
             let mut vars = Vars::default();
             group.bench_function(BenchmarkId::new(*name, n), |b| {
                 b.iter(|| {
-                    let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip: &client_ip, vars: &mut vars };
+                    let mut ctx =
+                        CallCtx { route: chain.route(), req: &mut req, client_ip: &client_ip, vars: &mut vars };
                     chain.on_request(&mut ctx).unwrap()
                 })
             });

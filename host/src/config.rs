@@ -19,7 +19,8 @@ use std::path::Path;
 
 pub use error::{ConfigError, Position};
 pub use model::{
-    Balance, Forwarding, Limits, OnError, PluginRef, PoolConfig, RouteConfig, ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
+    Balance, Forwarding, Limits, OnError, PluginRef, PoolConfig, RouteConfig, ScrubConfig, ServerConfig, Timeouts,
+    UpstreamConfig, XffMode,
 };
 pub use units::{parse_duration, parse_size};
 

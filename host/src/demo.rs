@@ -163,8 +163,9 @@ pub async fn spawn_origin(addr: SocketAddr) -> std::io::Result<SocketAddr> {
 
 /// `portcullis demo`: demo origins on every endpoint of the embedded config, the gateway in
 /// front of them, and a few commands to try.
-pub fn run_demo() -> anyhow::Result<()> {
-    let config = crate::Config::from_toml_str(DEMO_CONFIG, "examples/demo.toml")?;
+pub fn run_demo(plugin_dir: std::path::PathBuf) -> anyhow::Result<()> {
+    let mut config = crate::Config::from_toml_str(DEMO_CONFIG, "examples/demo.toml")?;
+    config.server.plugin_dir = Some(plugin_dir);
     crate::server::runtime(&config)?.block_on(async {
         let mut origins = Vec::new();
         for upstream in config.upstreams.values() {

@@ -84,7 +84,9 @@ impl ProxyError {
             ProxyError::UpstreamTimeout => "the origin did not respond in time".into(),
             ProxyError::UpstreamInvalid(_) => "the origin sent an invalid response".into(),
             ProxyError::UpstreamClosed(_) => "the origin closed the connection".into(),
-            ProxyError::PluginFailed { .. } | ProxyError::PluginInvalid { .. } => "the gateway could not process the request".into(),
+            ProxyError::PluginFailed { .. } | ProxyError::PluginInvalid { .. } => {
+                "the gateway could not process the request".into()
+            }
         }
     }
 }

@@ -27,7 +27,11 @@ enum Command {
         config: PathBuf,
     },
     /// Run the gateway with the embedded example config in front of local demo origins.
-    Demo,
+    Demo {
+        /// The example plugins, built (`cargo xtask demo` builds them and passes this).
+        #[arg(long)]
+        plugin_dir: PathBuf,
+    },
     /// Run only the demo origin (echoes the request head as JSON) on ADDR.
     Origin {
         #[arg(long, default_value = "127.0.0.1:9000")]
@@ -45,7 +49,7 @@ fn main() -> ExitCode {
         Command::Check { config } => {
             portcullis::check(&config).map(|summary| println!("{}: ok{summary}", config.display()))
         }
-        Command::Demo => portcullis::demo::run_demo(),
+        Command::Demo { plugin_dir } => portcullis::demo::run_demo(plugin_dir),
         Command::Origin { listen } => portcullis::demo::run_origin(listen),
     };
     match result {

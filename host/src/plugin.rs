@@ -200,9 +200,15 @@ impl Plugins {
                     .iter()
                     .flat_map(|l| {
                         let set = l.plugin.phases;
-                        [Phase::OnRequest, Phase::SelectUpstream, Phase::OnUpstreamRequest, Phase::OnResponse, Phase::OnLog]
-                            .into_iter()
-                            .filter(move |p| set.contains(*p))
+                        [
+                            Phase::OnRequest,
+                            Phase::SelectUpstream,
+                            Phase::OnUpstreamRequest,
+                            Phase::OnResponse,
+                            Phase::OnLog,
+                        ]
+                        .into_iter()
+                        .filter(move |p| set.contains(*p))
                     })
                     .collect();
                 Chain { links, phases, route: Arc::from(route.name.as_str()) }

@@ -118,6 +118,8 @@ mod tests {
             methods: methods.map(|ms| ms.iter().map(|m| (*m).to_owned()).collect()),
             upstream: "app".to_owned(),
             allow_upgrade: Vec::new(),
+            name: prefix.to_owned(),
+            plugins: Vec::new(),
         }
     }
 

@@ -255,6 +255,8 @@ fn minimal_config_gets_every_default() {
             workers: None,
             max_connections: 10_000,
             reuse_port: true,
+            plugin_dir: None,
+            plugin_cache_dir: None,
         }
     );
     assert_eq!(
@@ -295,6 +297,8 @@ fn minimal_config_gets_every_default() {
             methods: None,
             upstream: "app".to_owned(),
             allow_upgrade: vec![],
+            name: "routes[0]".to_owned(),
+            plugins: vec![],
         }]
     );
 }
@@ -308,6 +312,8 @@ fn full_config_sets_every_key() {
             workers: Some(2),
             max_connections: 500,
             reuse_port: false,
+            plugin_dir: None,
+            plugin_cache_dir: None,
         },
         limits: Limits {
             max_headers: 50,
@@ -358,6 +364,8 @@ fn full_config_sets_every_key() {
                 methods: Some(vec!["GET".to_owned(), "POST".to_owned()]),
                 upstream: "app".to_owned(),
                 allow_upgrade: vec!["websocket".to_owned()],
+                name: "routes[0]".to_owned(),
+                plugins: vec![],
             },
             RouteConfig {
                 host: Some("*.example.com".to_owned()),
@@ -365,6 +373,8 @@ fn full_config_sets_every_key() {
                 methods: None,
                 upstream: "static".to_owned(),
                 allow_upgrade: vec![],
+                name: "routes[1]".to_owned(),
+                plugins: vec![],
             },
             RouteConfig {
                 host: None,
@@ -372,6 +382,8 @@ fn full_config_sets_every_key() {
                 methods: None,
                 upstream: "app".to_owned(),
                 allow_upgrade: vec![],
+                name: "routes[2]".to_owned(),
+                plugins: vec![],
             },
         ],
     };

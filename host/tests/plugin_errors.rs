@@ -2,6 +2,8 @@
 //! config position) and what is wrong, and the gateway does not start.
 #![allow(clippy::unwrap_used)]
 
+// Only the plugin helpers of `support` are used here.
+#[allow(unused_imports)]
 mod support;
 
 use portcullis::{Config, Gateway};
@@ -48,7 +50,10 @@ async fn a_truncated_component_is_refused_with_the_parser_error() {
 async fn a_component_of_another_world_is_refused() {
     let dir = PluginDir::with(&["not-a-plugin"]);
     let err = start_error(&dir, "").await;
-    assert!(err.starts_with(&format!("{}: not a portcullis plugin: it exports greet", dir.file("not-a-plugin").display())), "{err}");
+    assert!(
+        err.starts_with(&format!("{}: not a portcullis plugin: it exports greet", dir.file("not-a-plugin").display())),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -66,7 +71,10 @@ async fn a_plugin_built_for_another_contract_version_is_refused_by_version() {
 async fn a_config_the_plugin_rejects_is_reported_at_the_route() {
     let dir = PluginDir::with(&["probe", "header-rewrite"]);
     let err = start_error(&dir, r#"{ name = "probe", config = { reject = "threshold must be positive" } }"#).await;
-    assert_eq!(err, "gw.toml:9:39: `routes[0].plugins[0].config`: plugin `probe` rejected its config: threshold must be positive");
+    assert_eq!(
+        err,
+        "gw.toml:9:39: `routes[0].plugins[0].config`: plugin `probe` rejected its config: threshold must be positive"
+    );
 
     let err = start_error(&dir, r#"{ name = "header-rewrite", config = { request = { sett = {} } } }"#).await;
     assert_eq!(

@@ -24,6 +24,7 @@ pub(crate) fn parse<T: DeserializeOwned>(json: &str) -> Result<T, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use serde::Deserialize;
 

@@ -52,8 +52,7 @@ const GATEWAY_OWNED: &[&str] =
     &["content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"];
 
 fn check_name(name: &str) {
-    let token = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     assert!(token, "invalid header name {name:?} (the gateway would trap)");
     assert!(
         !GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)),
@@ -111,6 +110,10 @@ impl Request {
         self.headers.borrow_mut().append(name, value)
     }
     pub fn remove_header(&self, name: &str) {
+        assert!(
+            !name.eq_ignore_ascii_case("host"),
+            "remove-header(\"host\"): the origin needs a Host (the gateway would trap)"
+        );
         self.headers.borrow_mut().remove(name)
     }
     pub fn header_names(&self) -> Vec<String> {
@@ -172,8 +175,11 @@ pub(crate) mod host {
         pub logs: Vec<(Level, String)>,
     }
 
+    /// The harness clock's start: 2023-11-14T22:13:20Z.
+    pub(crate) const START_MS: u64 = 1_700_000_000_000;
+
     thread_local! {
-        pub(crate) static WORLD: RefCell<World> = RefCell::new(World { now_ms: 1_700_000_000_000, ..World::default() });
+        pub(crate) static WORLD: RefCell<World> = RefCell::new(World { now_ms: START_MS, ..World::default() });
     }
 
     pub fn log(level: Level, message: &str) {
@@ -184,20 +190,42 @@ pub(crate) mod host {
         WORLD.with(|w| w.borrow().vars.get(key).cloned())
     }
 
+    /// The gateway's limits on variables and counter keys (`host/src/plugin/{vars,counters}.rs`).
+    const MAX_VARS: usize = 64;
+    const MAX_VAR_KEY: usize = 256;
+    const MAX_VAR_VALUE: usize = 8 * 1024;
+    const MAX_COUNTER_KEY: usize = 512;
+
     pub fn var_set(key: &str, value: &str) {
-        WORLD.with(|w| w.borrow_mut().vars.insert(key.to_owned(), value.to_owned()));
+        assert!(
+            key.len() <= MAX_VAR_KEY && value.len() <= MAX_VAR_VALUE,
+            "var-set({key:?}): key or value too long (the gateway would trap)"
+        );
+        WORLD.with(|w| {
+            let mut w = w.borrow_mut();
+            assert!(
+                w.vars.len() < MAX_VARS || w.vars.contains_key(key),
+                "var-set({key:?}): more than {MAX_VARS} variables (the gateway would trap)"
+            );
+            w.vars.insert(key.to_owned(), value.to_owned())
+        });
     }
 
     pub fn counter_add(key: &str, delta: i64, window_ms: u32) -> i64 {
+        assert!(window_ms > 0, "counter-add({key:?}): window-ms must be at least 1 (the gateway would trap)");
+        assert!(
+            key.len() <= MAX_COUNTER_KEY,
+            "counter-add: key longer than {MAX_COUNTER_KEY} bytes (the gateway would trap)"
+        );
         WORLD.with(|w| {
             let mut w = w.borrow_mut();
-            let window = u64::from(window_ms.max(1));
+            let window = u64::from(window_ms);
             let start = w.now_ms - w.now_ms % window;
             let entry = w.counters.entry((key.to_owned(), window_ms)).or_insert((start, 0));
             if entry.0 != start {
                 *entry = (start, 0);
             }
-            entry.1 += delta;
+            entry.1 = entry.1.saturating_add(delta);
             entry.1
         })
     }

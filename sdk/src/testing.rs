@@ -112,12 +112,18 @@ pub fn logs() -> Vec<(Level, String)> {
     WORLD.with(|w| w.borrow().logs.clone())
 }
 
-/// Forgets variables, counters and logs (a new request, a new test).
+/// Forgets variables, counters and logs, and sets the clock back to its start.
 pub fn reset() {
     WORLD.with(|w| {
         let mut w = w.borrow_mut();
         w.vars.clear();
         w.counters.clear();
         w.logs.clear();
+        w.now_ms = native::host::START_MS;
     })
+}
+
+/// Forgets the per-request variables only: what the gateway does between two requests.
+pub fn next_request() {
+    WORLD.with(|w| w.borrow_mut().vars.clear())
 }

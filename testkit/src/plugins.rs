@@ -47,7 +47,6 @@ pub fn crates(group: &str) -> Vec<String> {
         .flatten()
         .flatten()
         .filter(|entry| entry.path().join("Cargo.toml").is_file())
-        .filter(|entry| std::env::var("PORTCULLIS_ONLY").map_or(true, |only| only.split(',').any(|o| entry.file_name() == o)))
         .filter_map(|entry| entry.file_name().into_string().ok())
         .collect();
     names.sort();

@@ -79,39 +79,6 @@ fn reason_phrase(head: &Bytes) -> Bytes {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn keeps_nonstandard_status_and_reason() {
-        let mut buf =
-            BytesMut::from(&b"HTTP/1.1 599 Network Connect Timeout \xe9rror\r\nContent-Length: 0\r\n\r\nrest"[..]);
-        let head = parse(&mut buf, 100, 65536).unwrap().unwrap();
-        assert_eq!(head.status, 599);
-        assert_eq!(&head.reason[..], b"Network Connect Timeout \xe9rror");
-        assert_eq!(&buf[..], b"rest");
-        let mut buf = BytesMut::from(&b"HTTP/1.0 999\r\n\r\n"[..]);
-        let head = parse(&mut buf, 100, 65536).unwrap().unwrap();
-        assert_eq!((head.status, &head.reason[..]), (999, &b""[..]));
-        assert!(!head.keep_alive());
-    }
-
-    #[test]
-    fn rejects_garbage() {
-        for raw in [
-            &b"garbage\r\n\r\n"[..],
-            b"HTTP/1.1 20 OK\r\n\r\n",
-            b"HTTP/1.1 099 X\r\n\r\n",
-            b"HTTP/1.1 200 OK\nA: b\n\n",
-        ] {
-            assert!(parse(&mut BytesMut::from(raw), 100, 65536).is_err(), "{raw:?}");
-        }
-        assert!(parse(&mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: b"[..]), 100, 65536).unwrap().is_none());
-    }
-}
-
 /// The usual reason phrase for statuses a gateway or plugin makes up itself; empty (which
 /// HTTP allows) for the rest.
 pub fn canonical_reason(status: u16) -> &'static str {
@@ -143,5 +110,38 @@ pub fn canonical_reason(status: u16) -> &'static str {
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn keeps_nonstandard_status_and_reason() {
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 599 Network Connect Timeout \xe9rror\r\nContent-Length: 0\r\n\r\nrest"[..]);
+        let head = parse(&mut buf, 100, 65536).unwrap().unwrap();
+        assert_eq!(head.status, 599);
+        assert_eq!(&head.reason[..], b"Network Connect Timeout \xe9rror");
+        assert_eq!(&buf[..], b"rest");
+        let mut buf = BytesMut::from(&b"HTTP/1.0 999\r\n\r\n"[..]);
+        let head = parse(&mut buf, 100, 65536).unwrap().unwrap();
+        assert_eq!((head.status, &head.reason[..]), (999, &b""[..]));
+        assert!(!head.keep_alive());
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for raw in [
+            &b"garbage\r\n\r\n"[..],
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"HTTP/1.1 099 X\r\n\r\n",
+            b"HTTP/1.1 200 OK\nA: b\n\n",
+        ] {
+            assert!(parse(&mut BytesMut::from(raw), 100, 65536).is_err(), "{raw:?}");
+        }
+        assert!(parse(&mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: b"[..]), 100, 65536).unwrap().is_none());
     }
 }

@@ -96,7 +96,9 @@ impl Chain {
     }
 
     pub fn on_upstream_request(&self, ctx: &mut CallCtx<'_>, upstream: &str, attempt: u32) -> Outcome {
-        self.decide(Phase::OnUpstreamRequest, |link| link.plugin.on_upstream_request(link.config, ctx, upstream, attempt))
+        self.decide(Phase::OnUpstreamRequest, |link| {
+            link.plugin.on_upstream_request(link.config, ctx, upstream, attempt)
+        })
     }
 
     pub fn on_response(&self, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Outcome {

@@ -2,8 +2,8 @@
 //! limits). Windows are aligned to the Unix epoch, so a guest can compute when the current
 //! one ends (`Retry-After`) from the clock alone.
 
-use wasmtime::{bail, Result};
 use dashmap::DashMap;
+use wasmtime::{bail, Result};
 
 /// Beyond this many live keys, expired windows are swept before a new key is added, so a
 /// flood of distinct keys (client IPs) cannot grow the map without bound.
@@ -38,6 +38,7 @@ impl Counters {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -48,7 +49,11 @@ mod tests {
         assert_eq!(counters.add("ip".into(), 1, 1000, 10_999).unwrap(), 2);
         assert_eq!(counters.add("other".into(), 5, 1000, 10_999).unwrap(), 5);
         assert_eq!(counters.add("ip".into(), 1, 1000, 11_000).unwrap(), 1);
-        assert_eq!(counters.add("ip".into(), 1, 60_000, 11_000).unwrap(), 1, "another window length is another counter");
+        assert_eq!(
+            counters.add("ip".into(), 1, 60_000, 11_000).unwrap(),
+            1,
+            "another window length is another counter"
+        );
         assert!(counters.add("ip".into(), 1, 0, 11_000).is_err());
     }
 }

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use wasmtime::{bail, Result};
 use bytes::Bytes;
 use wasmtime::component::Resource;
+use wasmtime::{bail, Result};
 
 use super::bindings::portcullis::gateway::{host, http, types};
 use super::counters::Counters;
@@ -54,8 +54,16 @@ impl CallState {
 
 /// Fields that frame the message or manage the connection: only the gateway sets them, or a
 /// plugin could smuggle a second request past the origin.
-const GATEWAY_OWNED: &[&str] =
-    &["content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"];
+const GATEWAY_OWNED: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-connection",
+];
 
 /// Limits on what a guest may add, so a buggy plugin cannot make a head unbounded.
 const MAX_VALUE_BYTES: usize = 16 * 1024;

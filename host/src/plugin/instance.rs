@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use wasmtime::{format_err, Result};
 use bytes::Bytes;
 use wasmtime::component::Resource;
+use wasmtime::{format_err, Result};
 use wasmtime::{Store, StoreLimitsBuilder};
 
 use super::bindings::{self, portcullis::gateway::types as wit};
@@ -116,8 +116,10 @@ impl LoadedPlugin {
                 Ok(Ok(configured)) => {
                     handles.push(configured.handle);
                     if self.interest.is_empty() {
-                        interest
-                            .push(Interest { request: configured.request_headers, response: configured.response_headers });
+                        interest.push(Interest {
+                            request: configured.request_headers,
+                            response: configured.response_headers,
+                        });
                     }
                 }
                 Ok(Err(message)) => return Err(LoadFailure::Rejected(Rejected { config: index, message })),
@@ -137,7 +139,9 @@ impl LoadedPlugin {
             return Ok(instance);
         }
         self.instantiate().map_err(|err| match err {
-            LoadFailure::Rejected(r) => format_err!("configure rejected config {} on a new instance: {}", r.config, r.message),
+            LoadFailure::Rejected(r) => {
+                format_err!("configure rejected config {} on a new instance: {}", r.config, r.message)
+            }
             LoadFailure::Trap(message) => format_err!("{message}"),
         })
     }

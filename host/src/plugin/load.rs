@@ -157,6 +157,7 @@ fn root_cause(err: &wasmtime::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -8,8 +8,8 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use wasmtime::Result;
 use wasmtime::component::{Component, ComponentType, Linker, Lower, ResourceType};
+use wasmtime::Result;
 
 use super::host_api::{CallState, RequestHandle, ResponseHandle};
 

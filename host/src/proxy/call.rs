@@ -16,8 +16,8 @@ use super::io::{Conn, ReadFault};
 use super::relay::{relay, Encode, RelayFault, RelayLimits};
 use super::Proxy;
 use crate::error::ProxyError;
-use crate::plugin::{CallCtx, Chain, Phase, PluginReply, Vars};
 use crate::http1::{render, response, BodyDecoder, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version};
+use crate::plugin::{CallCtx, Chain, Phase, PluginReply, Vars};
 use crate::pool::PoolKey;
 use crate::upstream::{connect, ConnectError, Upstream};
 

@@ -235,8 +235,12 @@ impl Early<'_> {
         let status = reply.status;
         let (after, bytes_sent) = super::reply::send(self.proxy, client, reply, self.is_head, keep_alive).await?;
         if self.chain.has(Phase::OnLog) {
-            let summary =
-                LogSummary { upstream: None, status, bytes_sent, duration_us: self.started.elapsed().as_micros() as u64 };
+            let summary = LogSummary {
+                upstream: None,
+                status,
+                bytes_sent,
+                duration_us: self.started.elapsed().as_micros() as u64,
+            };
             let chain = self.chain;
             chain.on_log(&mut CallCtx { route: chain.route(), req, client_ip: self.client_ip, vars }, &summary);
         }

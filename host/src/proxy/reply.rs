@@ -14,8 +14,16 @@ use crate::http1::{render, BodyKind, ResponseHead};
 use crate::plugin::PluginReply;
 
 /// Fields a reply may not set: we frame the body and decide the connection's fate.
-const GATEWAY_OWNED: &[&str] =
-    &["content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"];
+const GATEWAY_OWNED: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-connection",
+];
 
 /// The response head for `reply`, or why it cannot be sent.
 fn head(reply: &PluginReply) -> Result<ResponseHead, String> {

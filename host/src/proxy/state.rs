@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::plugin::{Chain, LoadError, Plugins};
 use crate::http1::request::HeadLimits;
+use crate::plugin::{Chain, LoadError, Plugins};
 use crate::pool::{Pool, PoolStats};
 use crate::route::Router;
 use crate::upstream::Upstream;

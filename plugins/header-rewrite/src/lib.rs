@@ -44,7 +44,9 @@ impl Edits {
         let templates = |map: BTreeMap<String, String>, op: &str| {
             map.into_iter()
                 .map(|(name, value)| {
-                    Template::parse(&value).map(|t| (name.clone(), t)).map_err(|e| format!("`{direction}.{op}.{name}`: {e}"))
+                    Template::parse(&value)
+                        .map(|t| (name.clone(), t))
+                        .map_err(|e| format!("`{direction}.{op}.{name}`: {e}"))
                 })
                 .collect::<Result<Vec<_>, String>>()
         };

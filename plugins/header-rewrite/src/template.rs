@@ -84,6 +84,7 @@ fn variable(name: &str) -> Result<Part, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

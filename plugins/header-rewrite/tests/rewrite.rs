@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 use header_rewrite::HeaderRewrite;
 use portcullis_sdk::testing::{self, request, response};
 use portcullis_sdk::{Decision, Plugin};
@@ -37,7 +39,11 @@ fn values_interpolate_client_ip_request_headers_and_variables() {
         r#"{ "request": { "set": { "x-who": "${var.consumer}@${client_ip} via ${header.user-agent} ${method} ${path} ${host}" } } }"#,
     );
     testing::set_var("consumer", "alice");
-    let req = request("POST", "/a/b?c=d").header("Host", "Api.Example:8080").header("User-Agent", "curl/8").client_ip("10.1.2.3").build();
+    let req = request("POST", "/a/b?c=d")
+        .header("Host", "Api.Example:8080")
+        .header("User-Agent", "curl/8")
+        .client_ip("10.1.2.3")
+        .build();
     p.on_request(&req);
     assert_eq!(req.header_str("x-who").as_deref(), Some("alice@10.1.2.3 via curl/8 POST /a/b api.example"));
 }

@@ -35,13 +35,23 @@ impl Plugin for OriginSelect {
     const PHASES: &'static [Phase] = &[Phase::SelectUpstream];
 
     fn configure(config: Config) -> Result<Self, String> {
-        let rules = config.rules.into_iter().enumerate().map(|(i, rule)| Rule::new(rule, i)).collect::<Result<_, _>>()?;
+        let rules =
+            config.rules.into_iter().enumerate().map(|(i, rule)| Rule::new(rule, i)).collect::<Result<_, _>>()?;
         let split = config.split.map(Split::new).transpose()?;
         let plugin = OriginSelect { rules, split };
         if plugin.rules.is_empty() && plugin.split.is_none() {
             return Err("nothing to do: give `rules` or `split`".into());
         }
         Ok(plugin)
+    }
+
+    /// Every header a rule or the sticky key reads comes with the call.
+    fn request_headers(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.rules.iter().filter_map(Rule::header).chain(self.split.as_ref().and_then(Split::header)).collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     fn select_upstream(&self, req: &Request) -> Option<String> {

@@ -52,10 +52,14 @@ impl Rule {
                 Selector::PathPrefix(prefix)
             }
             (header, cookie, path_prefix) => {
-                let given: Vec<&str> = [("`header`", header.is_some()), ("`cookie`", cookie.is_some()), ("`path_prefix`", path_prefix.is_some())]
-                    .iter()
-                    .filter_map(|&(key, set)| set.then_some(key))
-                    .collect();
+                let given: Vec<&str> = [
+                    ("`header`", header.is_some()),
+                    ("`cookie`", cookie.is_some()),
+                    ("`path_prefix`", path_prefix.is_some()),
+                ]
+                .iter()
+                .filter_map(|&(key, set)| set.then_some(key))
+                .collect();
                 let found = if given.is_empty() { "none".to_owned() } else { given.join(" and ") };
                 return Err(format!("`{at}`: give exactly one of `header`, `cookie` or `path_prefix` (found {found})"));
             }
@@ -69,10 +73,20 @@ impl Rule {
         Ok(Rule { selector, equals: config.equals.map(String::into_bytes), upstream: config.upstream })
     }
 
+    /// The request header this rule reads, lowercased.
+    pub(crate) fn header(&self) -> Option<String> {
+        match &self.selector {
+            Selector::Header(name) => Some(name.to_ascii_lowercase()),
+            Selector::Cookie(_) => Some("cookie".into()),
+            Selector::PathPrefix(_) => None,
+        }
+    }
+
+    /// Header and cookie rules look at the first field of their header.
     pub(crate) fn matches(&self, view: &View<'_>) -> bool {
         match (&self.selector, &self.equals) {
             (Selector::Header(name), None) => view.header(name).is_some(),
-            (Selector::Header(name), Some(want)) => view.header_all(name).iter().any(|v| v == want),
+            (Selector::Header(name), Some(want)) => view.header(name).as_ref() == Some(want),
             (Selector::Cookie(name), None) => view.cookie(name).is_some(),
             (Selector::Cookie(name), Some(want)) => view.cookie(name) == Some(want.as_slice()),
             (Selector::PathPrefix(prefix), _) => view.path().starts_with(prefix.as_str()),

@@ -61,6 +61,15 @@ impl Split {
         Ok(Split { ranges, total, sticky, sequence: AtomicU64::new(0) })
     }
 
+    /// The request header the sticky key comes from, lowercased.
+    pub(crate) fn header(&self) -> Option<String> {
+        match self.sticky.as_ref()? {
+            Sticky::Header(name) => Some(name.to_ascii_lowercase()),
+            Sticky::Cookie(_) => Some("cookie".into()),
+            Sticky::ClientIp => None,
+        }
+    }
+
     pub(crate) fn pick(&self, view: &View<'_>) -> &str {
         let hash = match self.sticky_key(view) {
             Some(key) => hash::stable(&key),

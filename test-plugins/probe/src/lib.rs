@@ -115,7 +115,10 @@ impl Plugin for Probe {
         }
         if self.count_logs {
             host::counter_add("logged", 1, u32::MAX);
-            host::log(Level::Info, &format!("logged {} {} -> {}", summary.method, summary.path_and_query, summary.status));
+            host::log(
+                Level::Info,
+                &format!("logged {} {} -> {}", summary.method, summary.path_and_query, summary.status),
+            );
         }
     }
 }
