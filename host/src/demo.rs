@@ -179,9 +179,12 @@ pub fn run_demo(plugin_dir: std::path::PathBuf) -> anyhow::Result<()> {
         println!("portcullis demo: gateway on http://{gw}, demo origins on {origins:?}\n");
         println!("Try:");
         println!("  curl -s http://{gw}/hello                      # the origin echoes the head it received");
-        println!("  curl -s http://{gw}/api/items -H 'Connection: X-Secret' -H 'X-Secret: 1'   # hop-by-hop removed");
+        println!("  curl -si 'http://{gw}/search?q=1%27%20union%20select%20password'   # waf: 403 + x-waf-rule");
+        println!("  curl -si http://{gw}/api/items                 # key-auth: 401");
+        println!("  curl -s http://{gw}/api/items -H 'X-Api-Key: demo-key'   # x-consumer: alice upstream");
+        println!("  for i in $(seq 6); do curl -s -o /dev/null -w '%{{http_code}} ' http://{gw}/api/x -H 'X-Api-Key: demo-key'; done  # 429 at 6");
+        println!("  curl -s http://{gw}/ -H 'X-Canary: 1'          # origin-select: served by the canary origin");
         println!("  curl -si http://{gw}/status/599                # non-standard statuses pass through");
-        println!("  curl -s http://{gw}/bytes/1048576 -o /dev/null -w '%{{size_download}} bytes\\n'");
         println!("\nCtrl-C to stop.");
         crate::server::wait_for_shutdown_signal().await;
         drop(gateway);
