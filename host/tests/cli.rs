@@ -125,3 +125,30 @@ fn finish(cmd: &mut Command) -> Output {
     }
     guard.0.take().unwrap().wait_with_output().unwrap()
 }
+
+#[test]
+fn check_loads_the_plugins_and_reports_a_rejected_config_at_the_route() {
+    let dir = support::PluginDir::with(&["probe"]);
+    let config = |plugin_config: &str| {
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n{}[upstreams.app]\nendpoints = [\"127.0.0.1:9000\"]\n\
+             [[routes]]\nupstream = \"app\"\nplugins = [ {{ name = \"probe\", config = {plugin_config} }} ]\n",
+            dir.server_keys()
+        )
+    };
+    let good = TempFile::new("plugins-good.toml", &config("{ tag = \"a\" }"));
+    let out = finish(binary().args(["check", "--config"]).arg(&good.path));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{}: ok (1 plugin: probe)\n", good.display()));
+
+    let bad = TempFile::new("plugins-bad.toml", &config("{ reject = \"no thanks\" }"));
+    let out = finish(binary().args(["check", "--config"]).arg(&bad.path));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "error: {}:9:40: `routes[0].plugins[0].config`: plugin `probe` rejected its config: no thanks\n",
+            bad.display()
+        )
+    );
+}

@@ -106,7 +106,12 @@ async fn key_auth_answers_401_and_names_the_consumer_for_later_plugins() {
 async fn rate_limit_counts_across_connections_and_answers_429_with_retry_after() {
     let origin = Origin::echo().await;
     let dir = PluginDir::with(&["rate-limit"]);
-    let gw = gateway(&dir, &origin, r#"{ name = "rate-limit", config = { limit = 3, window = "1h", key = "header:x-user" } }"#).await;
+    let gw = gateway(
+        &dir,
+        &origin,
+        r#"{ name = "rate-limit", config = { limit = 3, window = "1h", key = "header:x-user" } }"#,
+    )
+    .await;
 
     // Separate connections (the counter is shared by all of them and all workers).
     for _ in 0..3 {

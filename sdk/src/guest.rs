@@ -75,9 +75,9 @@ fn phase<T>(
     target: Target,
     buffered: Option<Target>,
     names: &'static [String],
-    headers: Vec<Option<Vec<u8>>>,
+    headers: Vec<u8>,
     run: impl FnOnce() -> T,
-) -> (Vec<wit::HeaderEdit>, T) {
+) -> (Vec<u8>, T) {
     scope::begin(target, buffered, names, headers);
     let value = run();
     (scope::end(), value)
@@ -120,7 +120,7 @@ impl<P: Plugin> bindings::Guest for Exports<P> {
             .collect()
     }
 
-    fn on_request(cfg: u32, req: &wit_http::Request, headers: Vec<Option<Vec<u8>>>) -> wit::Outcome {
+    fn on_request(cfg: u32, req: &wit_http::Request, headers: Vec<u8>) -> wit::Outcome {
         let entry = entry(cfg);
         let (edits, d) = phase(Target::Request, Some(Target::Request), &entry.request_headers, headers, || {
             config::<P>(entry).on_request(request(req))
@@ -128,7 +128,7 @@ impl<P: Plugin> bindings::Guest for Exports<P> {
         wit::Outcome { edits, decision: decision(d) }
     }
 
-    fn select_upstream(cfg: u32, req: &wit_http::Request, headers: Vec<Option<Vec<u8>>>) -> Option<String> {
+    fn select_upstream(cfg: u32, req: &wit_http::Request, headers: Vec<u8>) -> Option<String> {
         let entry = entry(cfg);
         // Edits here go to the host at once: this phase returns no edit list.
         let (_, upstream) = phase(Target::Request, None, &entry.request_headers, headers, || {
@@ -140,7 +140,7 @@ impl<P: Plugin> bindings::Guest for Exports<P> {
     fn on_upstream_request(
         cfg: u32,
         req: &wit_http::Request,
-        headers: Vec<Option<Vec<u8>>>,
+        headers: Vec<u8>,
         upstream: String,
         attempt: u32,
     ) -> wit::Outcome {
@@ -151,12 +151,7 @@ impl<P: Plugin> bindings::Guest for Exports<P> {
         wit::Outcome { edits, decision: decision(d) }
     }
 
-    fn on_response(
-        cfg: u32,
-        req: &wit_http::Request,
-        resp: &wit_http::Response,
-        headers: Vec<Option<Vec<u8>>>,
-    ) -> wit::Outcome {
+    fn on_response(cfg: u32, req: &wit_http::Request, resp: &wit_http::Response, headers: Vec<u8>) -> wit::Outcome {
         let entry = entry(cfg);
         let (edits, d) = phase(Target::Response, Some(Target::Response), &entry.response_headers, headers, || {
             config::<P>(entry).on_response(request(req), response(resp))

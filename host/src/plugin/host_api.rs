@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use portcullis_abi::Edit;
 use wasmtime::component::Resource;
 use wasmtime::{bail, Result};
 
@@ -69,14 +70,16 @@ const GATEWAY_OWNED: &[&str] = &[
 const MAX_VALUE_BYTES: usize = 16 * 1024;
 const MAX_TARGET_BYTES: usize = 16 * 1024;
 
-fn checked_name(name: &str, op: &str) -> Result<()> {
-    if name.is_empty() || !name.bytes().all(is_tchar) {
-        bail!("{op}: invalid header name {name:?}");
+/// The name as text once it is known to be a token a plugin may touch.
+fn checked_name<'a>(name: &'a [u8], op: &str) -> Result<&'a str> {
+    let text = match std::str::from_utf8(name) {
+        Ok(text) if !text.is_empty() && name.iter().copied().all(is_tchar) => text,
+        _ => bail!("{op}: invalid header name {:?}", String::from_utf8_lossy(name)),
+    };
+    if GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(text)) {
+        bail!("{op}({text:?}): framing and connection headers belong to the gateway");
     }
-    if GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)) {
-        bail!("{op}({name:?}): framing and connection headers belong to the gateway");
-    }
-    Ok(())
+    Ok(text)
 }
 
 fn checked_value(name: &str, value: &[u8], op: &str) -> Result<()> {
@@ -99,23 +102,28 @@ fn header_all(fields: &Headers, name: &str) -> Vec<Vec<u8>> {
     fields.get_all(name).map(|v| v.to_vec()).collect()
 }
 
-fn set_header(fields: &mut Headers, name: String, value: Vec<u8>) -> Result<()> {
-    checked_name(&name, "set-header")?;
-    checked_value(&name, &value, "set-header")?;
-    fields.replace(Bytes::from(name), Bytes::from(value));
-    Ok(())
-}
-
-fn append_header(fields: &mut Headers, name: String, value: Vec<u8>) -> Result<()> {
-    checked_name(&name, "append-header")?;
-    checked_value(&name, &value, "append-header")?;
-    fields.append(Bytes::from(name), Bytes::from(value));
-    Ok(())
-}
-
-fn remove_header(fields: &mut Headers, name: &str) -> Result<()> {
-    checked_name(name, "remove-header")?;
-    fields.remove(name);
+/// Applies one edit under the rules every setter shares. `slice` turns a name or value
+/// into `Bytes`: a slice of one shared buffer for packed edits, a copy otherwise.
+fn apply_one(fields: &mut Headers, edit: Edit<'_>, message: Message, slice: &impl Fn(&[u8]) -> Bytes) -> Result<()> {
+    match edit {
+        Edit::Set(name, value) => {
+            let text = checked_name(name, "set-header")?;
+            checked_value(text, value, "set-header")?;
+            fields.replace(slice(name), slice(value));
+        }
+        Edit::Append(name, value) => {
+            let text = checked_name(name, "append-header")?;
+            checked_value(text, value, "append-header")?;
+            fields.append(slice(name), slice(value));
+        }
+        Edit::Remove(name) => {
+            let text = checked_name(name, "remove-header")?;
+            if message == Message::Request && text.eq_ignore_ascii_case("host") {
+                bail!("remove-header(\"host\"): the origin needs a Host; set it instead");
+            }
+            fields.remove(text);
+        }
+    }
     Ok(())
 }
 
@@ -130,23 +138,27 @@ pub(crate) enum Message {
     Response,
 }
 
-fn remove_field(fields: &mut Headers, name: &str, message: Message) -> Result<()> {
-    if message == Message::Request && name.eq_ignore_ascii_case("host") {
-        bail!("remove-header(\"host\"): the origin needs a Host; set it instead");
+/// Applies packed edits (`portcullis-abi`) in order, under the rules of the single setters.
+/// Names and values become slices of the one buffer the guest sent: no copy per field.
+pub(crate) fn apply_edits(fields: &mut Headers, edits: Vec<u8>, message: Message) -> Result<()> {
+    if edits.is_empty() {
+        return Ok(());
     }
-    remove_header(fields, name)
-}
-
-/// Applies edits in order, under the same rules as the single setters.
-pub(crate) fn apply_edits(fields: &mut Headers, edits: Vec<types::HeaderEdit>, message: Message) -> Result<()> {
-    for edit in edits {
-        match edit {
-            types::HeaderEdit::Set(field) => set_header(fields, field.name, field.value)?,
-            types::HeaderEdit::Append(field) => append_header(fields, field.name, field.value)?,
-            types::HeaderEdit::Remove(name) => remove_field(fields, &name, message)?,
-        }
+    let shared = Bytes::from(edits);
+    let base = shared.as_ptr() as usize;
+    let slice = |part: &[u8]| {
+        let start = part.as_ptr() as usize - base;
+        shared.slice(start..start + part.len())
+    };
+    for edit in portcullis_abi::edits(&shared) {
+        let Ok(edit) = edit else { bail!("apply-edits: malformed edit list") };
+        apply_one(fields, edit, message, &slice)?;
     }
     Ok(())
+}
+
+fn apply_single(fields: &mut Headers, edit: Edit<'_>, message: Message) -> Result<()> {
+    apply_one(fields, edit, message, &Bytes::copy_from_slice)
 }
 
 // === impl http ===
@@ -188,18 +200,18 @@ impl http::HostRequest for CallState {
     }
 
     fn set_header(&mut self, _: Resource<RequestHandle>, name: String, value: Vec<u8>) -> Result<()> {
-        set_header(&mut self.req()?.headers, name, value)
+        apply_single(&mut self.req()?.headers, Edit::Set(name.as_bytes(), &value), Message::Request)
     }
 
     fn append_header(&mut self, _: Resource<RequestHandle>, name: String, value: Vec<u8>) -> Result<()> {
-        append_header(&mut self.req()?.headers, name, value)
+        apply_single(&mut self.req()?.headers, Edit::Append(name.as_bytes(), &value), Message::Request)
     }
 
     fn remove_header(&mut self, _: Resource<RequestHandle>, name: String) -> Result<()> {
-        remove_field(&mut self.req()?.headers, &name, Message::Request)
+        apply_single(&mut self.req()?.headers, Edit::Remove(name.as_bytes()), Message::Request)
     }
 
-    fn apply_edits(&mut self, _: Resource<RequestHandle>, edits: Vec<types::HeaderEdit>) -> Result<()> {
+    fn apply_edits(&mut self, _: Resource<RequestHandle>, edits: Vec<u8>) -> Result<()> {
         apply_edits(&mut self.req()?.headers, edits, Message::Request)
     }
 
@@ -239,22 +251,22 @@ impl http::HostResponse for CallState {
     }
 
     fn set_header(&mut self, _: Resource<ResponseHandle>, name: String, value: Vec<u8>) -> Result<()> {
-        set_header(&mut self.resp()?.headers, name, value)
+        apply_single(&mut self.resp()?.headers, Edit::Set(name.as_bytes(), &value), Message::Response)
     }
 
     fn append_header(&mut self, _: Resource<ResponseHandle>, name: String, value: Vec<u8>) -> Result<()> {
-        append_header(&mut self.resp()?.headers, name, value)
+        apply_single(&mut self.resp()?.headers, Edit::Append(name.as_bytes(), &value), Message::Response)
     }
 
     fn remove_header(&mut self, _: Resource<ResponseHandle>, name: String) -> Result<()> {
-        remove_header(&mut self.resp()?.headers, &name)
+        apply_single(&mut self.resp()?.headers, Edit::Remove(name.as_bytes()), Message::Response)
     }
 
     fn header_names(&mut self, _: Resource<ResponseHandle>) -> Result<Vec<String>> {
         Ok(header_names(&self.resp()?.headers))
     }
 
-    fn apply_edits(&mut self, _: Resource<ResponseHandle>, edits: Vec<types::HeaderEdit>) -> Result<()> {
+    fn apply_edits(&mut self, _: Resource<ResponseHandle>, edits: Vec<u8>) -> Result<()> {
         apply_edits(&mut self.resp()?.headers, edits, Message::Response)
     }
 

@@ -46,8 +46,8 @@ struct Instance {
     handles: Vec<u32>,
     /// What `configure` declared, per config (only the first instance's is kept).
     interest: Vec<Interest>,
-    /// Reused buffers for the prefetched header values.
-    prefetch: Vec<Option<Vec<u8>>>,
+    /// Reused buffer for the packed values of the declared headers.
+    prefetch: Vec<u8>,
 }
 
 /// Header names a config reads in every call.
@@ -162,7 +162,7 @@ impl LoadedPlugin {
         config: usize,
         ctx: &mut CallCtx<'_>,
         mut resp: Option<&mut ResponseHead>,
-        call: impl FnOnce(&bindings::Plugin, &mut Store<CallState>, u32, &[Option<Vec<u8>>]) -> Result<R>,
+        call: impl FnOnce(&bindings::Plugin, &mut Store<CallState>, u32, &Vec<u8>) -> Result<R>,
     ) -> Result<R> {
         let mut instance = self.checkout()?;
         let handle = instance.handles.get(config).copied().ok_or_else(|| format_err!("no config {config}"))?;
@@ -248,18 +248,12 @@ impl LoadedPlugin {
     }
 }
 
-/// Fills `out` with the first value of each name, reusing the buffers of the last call.
-fn prefetch(out: &mut Vec<Option<Vec<u8>>>, names: &[String], fields: &crate::http1::Headers) {
-    out.resize_with(names.len(), || None);
-    for (slot, name) in out.iter_mut().zip(names) {
-        match fields.get(name) {
-            Some(value) => {
-                let buf = slot.get_or_insert_with(Vec::new);
-                buf.clear();
-                buf.extend_from_slice(value);
-            }
-            None => *slot = None,
-        }
+/// Packs the first value of each name into `out` (reused from the last call).
+fn prefetch(out: &mut Vec<u8>, names: &[String], fields: &crate::http1::Headers) {
+    out.clear();
+    let mut writer = portcullis_abi::ValuesWriter(out);
+    for name in names {
+        writer.push(fields.get(name).map(|v| &v[..]));
     }
 }
 

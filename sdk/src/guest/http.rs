@@ -1,9 +1,10 @@
 //! The component-side request and response: the generated resource handles, with header
-//! reads answered from the call's prefetched interest and header edits buffered (see
+//! reads answered from the call's prefetched values and header edits buffered (see
 //! `scope`).
 
+use portcullis_abi::{Edit, EditsWriter};
+
 use super::bindings::portcullis::gateway::http as wit;
-use super::bindings::portcullis::gateway::types::HeaderEdit;
 use super::scope::{self, Target};
 
 #[repr(transparent)]
@@ -17,9 +18,8 @@ trait Fields {
     const TARGET: Target;
     fn get(&self, name: &str) -> Option<Vec<u8>>;
     fn get_all(&self, name: &str) -> Vec<Vec<u8>>;
-    fn send(&self, edit: HeaderEdit);
     fn names(&self) -> Vec<String>;
-    fn apply(&self, edits: &[HeaderEdit]);
+    fn apply(&self, edits: &[u8]);
 }
 
 macro_rules! fields {
@@ -32,17 +32,10 @@ macro_rules! fields {
             fn get_all(&self, name: &str) -> Vec<Vec<u8>> {
                 self.header_all(name)
             }
-            fn send(&self, edit: HeaderEdit) {
-                match edit {
-                    HeaderEdit::Set(f) => self.set_header(&f.name, &f.value),
-                    HeaderEdit::Append(f) => self.append_header(&f.name, &f.value),
-                    HeaderEdit::Remove(name) => self.remove_header(&name),
-                }
-            }
             fn names(&self) -> Vec<String> {
                 self.header_names()
             }
-            fn apply(&self, edits: &[HeaderEdit]) {
+            fn apply(&self, edits: &[u8]) {
                 self.apply_edits(edits)
             }
         }
@@ -72,9 +65,11 @@ fn header_all<F: Fields>(fields: &F, name: &str) -> Vec<Vec<u8>> {
     fields.get_all(name)
 }
 
-fn edit<F: Fields>(fields: &F, edit: HeaderEdit) {
-    if let Some(unbuffered) = scope::buffer(F::TARGET, edit) {
-        fields.send(unbuffered);
+fn edit<F: Fields>(fields: &F, edit: Edit<'_>) {
+    if !scope::buffer(F::TARGET, edit) {
+        let mut one = Vec::new();
+        EditsWriter(&mut one).push(edit);
+        fields.apply(&one);
     }
 }
 
@@ -106,13 +101,13 @@ impl Request {
         header_all(&self.0, name)
     }
     pub fn set_header(&self, name: &str, value: &[u8]) {
-        edit(&self.0, scope::set(name, value))
+        edit(&self.0, Edit::Set(name.as_bytes(), value))
     }
     pub fn append_header(&self, name: &str, value: &[u8]) {
-        edit(&self.0, scope::append(name, value))
+        edit(&self.0, Edit::Append(name.as_bytes(), value))
     }
     pub fn remove_header(&self, name: &str) {
-        edit(&self.0, scope::remove(name))
+        edit(&self.0, Edit::Remove(name.as_bytes()))
     }
     pub fn header_names(&self) -> Vec<String> {
         header_names(&self.0)
@@ -133,13 +128,13 @@ impl Response {
         header_all(&self.0, name)
     }
     pub fn set_header(&self, name: &str, value: &[u8]) {
-        edit(&self.0, scope::set(name, value))
+        edit(&self.0, Edit::Set(name.as_bytes(), value))
     }
     pub fn append_header(&self, name: &str, value: &[u8]) {
-        edit(&self.0, scope::append(name, value))
+        edit(&self.0, Edit::Append(name.as_bytes(), value))
     }
     pub fn remove_header(&self, name: &str) {
-        edit(&self.0, scope::remove(name))
+        edit(&self.0, Edit::Remove(name.as_bytes()))
     }
     pub fn header_names(&self) -> Vec<String> {
         header_names(&self.0)
