@@ -28,6 +28,7 @@ use crate::config::{Config, ConfigError};
 
 pub use chain::Chain;
 pub use chain::{LogSummary, Outcome};
+pub(crate) use host_api::GATEWAY_OWNED;
 pub use instance::CallCtx;
 use instance::{LoadFailure, LoadedPlugin};
 pub use load::PluginFileError;

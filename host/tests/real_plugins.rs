@@ -102,7 +102,8 @@ async fn key_auth_answers_401_and_names_the_consumer_for_later_plugins() {
     assert_eq!(origin.accepted(), 1, "refused requests never reach the origin");
 }
 
-#[tokio::test]
+// Two worker threads: connections land on either, and the counter is shared by both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_counts_across_connections_and_answers_429_with_retry_after() {
     let origin = Origin::echo().await;
     let dir = PluginDir::with(&["rate-limit"]);

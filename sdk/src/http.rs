@@ -18,6 +18,45 @@ pub struct Response {
     pub(crate) inner: imp::Response,
 }
 
+/// The header methods requests and responses share, with one set of docs.
+macro_rules! header_methods {
+    () => {
+        /// The first value of `name` (case-insensitive).
+        pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+            self.inner.header(name)
+        }
+
+        /// The first value of `name` as text (invalid UTF-8 replaced).
+        pub fn header_str(&self, name: &str) -> Option<String> {
+            self.inner.header(name).map(|v| String::from_utf8(v).unwrap_or_else(|e| lossy(e.as_bytes())))
+        }
+
+        /// Every value of `name`, in order.
+        pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
+            self.inner.header_all(name)
+        }
+
+        /// Replaces every `name` field with one. Framing and connection fields belong to the
+        /// gateway: setting them traps.
+        pub fn set_header(&self, name: &str, value: impl AsRef<[u8]>) {
+            self.inner.set_header(name, value.as_ref())
+        }
+
+        pub fn append_header(&self, name: &str, value: impl AsRef<[u8]>) {
+            self.inner.append_header(name, value.as_ref())
+        }
+
+        pub fn remove_header(&self, name: &str) {
+            self.inner.remove_header(name)
+        }
+
+        /// Every field name in order: a copy of the whole list, so only when you need it.
+        pub fn header_names(&self) -> Vec<String> {
+            self.inner.header_names()
+        }
+    };
+}
+
 impl Request {
     pub fn method(&self) -> String {
         self.inner.method()
@@ -57,38 +96,7 @@ impl Request {
         self.inner.client_ip()
     }
 
-    /// The first value of `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.inner.header(name)
-    }
-
-    /// The first value of `name` as text (invalid UTF-8 replaced).
-    pub fn header_str(&self, name: &str) -> Option<String> {
-        self.inner.header(name).map(|v| String::from_utf8(v).unwrap_or_else(|e| lossy(e.as_bytes())))
-    }
-
-    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
-        self.inner.header_all(name)
-    }
-
-    /// Replaces every `name` field with one. Framing and connection fields belong to the
-    /// gateway: setting them traps.
-    pub fn set_header(&self, name: &str, value: impl AsRef<[u8]>) {
-        self.inner.set_header(name, value.as_ref())
-    }
-
-    pub fn append_header(&self, name: &str, value: impl AsRef<[u8]>) {
-        self.inner.append_header(name, value.as_ref())
-    }
-
-    pub fn remove_header(&self, name: &str) {
-        self.inner.remove_header(name)
-    }
-
-    /// Every field name in order: a copy of the whole list, so only when you need it.
-    pub fn header_names(&self) -> Vec<String> {
-        self.inner.header_names()
-    }
+    header_methods!();
 }
 
 impl Response {
@@ -101,33 +109,7 @@ impl Response {
         self.inner.set_status(status)
     }
 
-    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.inner.header(name)
-    }
-
-    pub fn header_str(&self, name: &str) -> Option<String> {
-        self.inner.header(name).map(|v| String::from_utf8(v).unwrap_or_else(|e| lossy(e.as_bytes())))
-    }
-
-    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
-        self.inner.header_all(name)
-    }
-
-    pub fn set_header(&self, name: &str, value: impl AsRef<[u8]>) {
-        self.inner.set_header(name, value.as_ref())
-    }
-
-    pub fn append_header(&self, name: &str, value: impl AsRef<[u8]>) {
-        self.inner.append_header(name, value.as_ref())
-    }
-
-    pub fn remove_header(&self, name: &str) {
-        self.inner.remove_header(name)
-    }
-
-    pub fn header_names(&self) -> Vec<String> {
-        self.inner.header_names()
-    }
+    header_methods!();
 }
 
 fn lossy(bytes: &[u8]) -> String {

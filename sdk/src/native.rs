@@ -68,6 +68,34 @@ fn check_field(name: &str, value: &[u8]) {
     );
 }
 
+/// The header methods both messages share; a request must keep its Host.
+macro_rules! header_methods {
+    (keeps_host: $keeps_host:expr) => {
+        pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+            self.headers.borrow().get(name)
+        }
+        pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
+            self.headers.borrow().get_all(name)
+        }
+        pub fn set_header(&self, name: &str, value: &[u8]) {
+            self.headers.borrow_mut().set(name, value)
+        }
+        pub fn append_header(&self, name: &str, value: &[u8]) {
+            self.headers.borrow_mut().append(name, value)
+        }
+        pub fn remove_header(&self, name: &str) {
+            assert!(
+                !($keeps_host && name.eq_ignore_ascii_case("host")),
+                "remove-header(\"host\"): the origin needs a Host (the gateway would trap)"
+            );
+            self.headers.borrow_mut().remove(name)
+        }
+        pub fn header_names(&self) -> Vec<String> {
+            self.headers.borrow().names()
+        }
+    };
+}
+
 #[derive(Debug)]
 pub struct Request {
     pub(crate) method: String,
@@ -97,28 +125,7 @@ impl Request {
     pub fn client_ip(&self) -> String {
         self.client_ip.clone()
     }
-    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.headers.borrow().get(name)
-    }
-    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
-        self.headers.borrow().get_all(name)
-    }
-    pub fn set_header(&self, name: &str, value: &[u8]) {
-        self.headers.borrow_mut().set(name, value)
-    }
-    pub fn append_header(&self, name: &str, value: &[u8]) {
-        self.headers.borrow_mut().append(name, value)
-    }
-    pub fn remove_header(&self, name: &str) {
-        assert!(
-            !name.eq_ignore_ascii_case("host"),
-            "remove-header(\"host\"): the origin needs a Host (the gateway would trap)"
-        );
-        self.headers.borrow_mut().remove(name)
-    }
-    pub fn header_names(&self) -> Vec<String> {
-        self.headers.borrow().names()
-    }
+    header_methods!(keeps_host: true);
 }
 
 #[derive(Debug)]
@@ -138,24 +145,7 @@ impl Response {
         );
         *self.status.borrow_mut() = status;
     }
-    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.headers.borrow().get(name)
-    }
-    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
-        self.headers.borrow().get_all(name)
-    }
-    pub fn set_header(&self, name: &str, value: &[u8]) {
-        self.headers.borrow_mut().set(name, value)
-    }
-    pub fn append_header(&self, name: &str, value: &[u8]) {
-        self.headers.borrow_mut().append(name, value)
-    }
-    pub fn remove_header(&self, name: &str) {
-        self.headers.borrow_mut().remove(name)
-    }
-    pub fn header_names(&self) -> Vec<String> {
-        self.headers.borrow().names()
-    }
+    header_methods!(keeps_host: false);
 }
 
 /// The gateway's host functions, backed by a per-thread world so parallel tests do not

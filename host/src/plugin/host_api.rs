@@ -54,8 +54,8 @@ impl CallState {
 }
 
 /// Fields that frame the message or manage the connection: only the gateway sets them, or a
-/// plugin could smuggle a second request past the origin.
-const GATEWAY_OWNED: &[&str] = &[
+/// plugin could smuggle a second request past the origin. (Plugin replies drop them too.)
+pub(crate) const GATEWAY_OWNED: &[&str] = &[
     "content-length",
     "transfer-encoding",
     "connection",

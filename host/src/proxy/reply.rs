@@ -11,19 +11,7 @@ use crate::error::ProxyError;
 use crate::http1::framing::is_tchar;
 use crate::http1::response::canonical_reason;
 use crate::http1::{render, BodyKind, ResponseHead};
-use crate::plugin::PluginReply;
-
-/// Fields a reply may not set: we frame the body and decide the connection's fate.
-const GATEWAY_OWNED: &[&str] = &[
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "upgrade",
-    "te",
-    "trailer",
-    "keep-alive",
-    "proxy-connection",
-];
+use crate::plugin::{PluginReply, GATEWAY_OWNED};
 
 /// The response head for `reply`, or why it cannot be sent.
 fn head(reply: &PluginReply) -> Result<ResponseHead, String> {
@@ -38,6 +26,7 @@ fn head(reply: &PluginReply) -> Result<ResponseHead, String> {
         if value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
             return Err(format!("replied with CR, LF or NUL in the value of `{name}`"));
         }
+        // We frame the body and decide the connection's fate; a reply cannot.
         if !GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)) {
             head.headers.append(Bytes::from(name.clone()), Bytes::from(value.clone()));
         }

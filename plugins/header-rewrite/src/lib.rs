@@ -97,35 +97,28 @@ trait Fields {
     fn remove(&self, name: &str);
 }
 
-impl Fields for Request {
-    fn all(&self, name: &str) -> Vec<Vec<u8>> {
-        self.header_all(name)
-    }
-    fn set(&self, name: &str, value: &[u8]) {
-        self.set_header(name, value)
-    }
-    fn append(&self, name: &str, value: &[u8]) {
-        self.append_header(name, value)
-    }
-    fn remove(&self, name: &str) {
-        self.remove_header(name)
-    }
+/// Both messages implement `Fields` with their own header methods.
+macro_rules! fields {
+    ($message:ty) => {
+        impl Fields for $message {
+            fn all(&self, name: &str) -> Vec<Vec<u8>> {
+                self.header_all(name)
+            }
+            fn set(&self, name: &str, value: &[u8]) {
+                self.set_header(name, value)
+            }
+            fn append(&self, name: &str, value: &[u8]) {
+                self.append_header(name, value)
+            }
+            fn remove(&self, name: &str) {
+                self.remove_header(name)
+            }
+        }
+    };
 }
 
-impl Fields for Response {
-    fn all(&self, name: &str) -> Vec<Vec<u8>> {
-        self.header_all(name)
-    }
-    fn set(&self, name: &str, value: &[u8]) {
-        self.set_header(name, value)
-    }
-    fn append(&self, name: &str, value: &[u8]) {
-        self.append_header(name, value)
-    }
-    fn remove(&self, name: &str) {
-        self.remove_header(name)
-    }
-}
+fields!(Request);
+fields!(Response);
 
 pub struct HeaderRewrite {
     request: Edits,

@@ -78,6 +78,30 @@ fn header_names<F: Fields>(fields: &F) -> Vec<String> {
     fields.names()
 }
 
+/// The header methods both resources share, over the generic helpers above.
+macro_rules! header_methods {
+    () => {
+        pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+            header(&self.0, name)
+        }
+        pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
+            header_all(&self.0, name)
+        }
+        pub fn set_header(&self, name: &str, value: &[u8]) {
+            edit(&self.0, Edit::Set(name.as_bytes(), value))
+        }
+        pub fn append_header(&self, name: &str, value: &[u8]) {
+            edit(&self.0, Edit::Append(name.as_bytes(), value))
+        }
+        pub fn remove_header(&self, name: &str) {
+            edit(&self.0, Edit::Remove(name.as_bytes()))
+        }
+        pub fn header_names(&self) -> Vec<String> {
+            header_names(&self.0)
+        }
+    };
+}
+
 impl Request {
     pub fn method(&self) -> String {
         self.0.method()
@@ -94,24 +118,7 @@ impl Request {
     pub fn client_ip(&self) -> String {
         self.0.client_ip()
     }
-    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        header(&self.0, name)
-    }
-    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
-        header_all(&self.0, name)
-    }
-    pub fn set_header(&self, name: &str, value: &[u8]) {
-        edit(&self.0, Edit::Set(name.as_bytes(), value))
-    }
-    pub fn append_header(&self, name: &str, value: &[u8]) {
-        edit(&self.0, Edit::Append(name.as_bytes(), value))
-    }
-    pub fn remove_header(&self, name: &str) {
-        edit(&self.0, Edit::Remove(name.as_bytes()))
-    }
-    pub fn header_names(&self) -> Vec<String> {
-        header_names(&self.0)
-    }
+    header_methods!();
 }
 
 impl Response {
@@ -121,22 +128,5 @@ impl Response {
     pub fn set_status(&self, status: u16) {
         self.0.set_status(status)
     }
-    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        header(&self.0, name)
-    }
-    pub fn header_all(&self, name: &str) -> Vec<Vec<u8>> {
-        header_all(&self.0, name)
-    }
-    pub fn set_header(&self, name: &str, value: &[u8]) {
-        edit(&self.0, Edit::Set(name.as_bytes(), value))
-    }
-    pub fn append_header(&self, name: &str, value: &[u8]) {
-        edit(&self.0, Edit::Append(name.as_bytes(), value))
-    }
-    pub fn remove_header(&self, name: &str) {
-        edit(&self.0, Edit::Remove(name.as_bytes()))
-    }
-    pub fn header_names(&self) -> Vec<String> {
-        header_names(&self.0)
-    }
+    header_methods!();
 }
