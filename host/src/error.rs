@@ -35,12 +35,10 @@ pub enum ProxyError {
     /// The origin closed or reset the connection before a complete response head.
     #[error("upstream closed the connection: {0}")]
     UpstreamClosed(String),
-    /// A `fail-closed` plugin trapped or broke the rules of the contract.
+    /// A `fail-closed` plugin trapped, broke the rules of the contract, or returned a reply
+    /// or upstream name that cannot be used.
     #[error("plugin `{plugin}` failed in {phase}")]
     PluginFailed { plugin: String, phase: &'static str },
-    /// A plugin's reply or upstream choice was unusable (the details are logged).
-    #[error("plugin `{plugin}` {problem}")]
-    PluginInvalid { plugin: String, problem: String },
 }
 
 impl ProxyError {
@@ -68,7 +66,7 @@ impl ProxyError {
                 (502, "Bad Gateway")
             }
             ProxyError::UpstreamConnectTimeout { .. } | ProxyError::UpstreamTimeout => (504, "Gateway Timeout"),
-            ProxyError::PluginFailed { .. } | ProxyError::PluginInvalid { .. } => (500, "Internal Server Error"),
+            ProxyError::PluginFailed { .. } => (500, "Internal Server Error"),
         }
     }
 
@@ -84,9 +82,7 @@ impl ProxyError {
             ProxyError::UpstreamTimeout => "the origin did not respond in time".into(),
             ProxyError::UpstreamInvalid(_) => "the origin sent an invalid response".into(),
             ProxyError::UpstreamClosed(_) => "the origin closed the connection".into(),
-            ProxyError::PluginFailed { .. } | ProxyError::PluginInvalid { .. } => {
-                "the gateway could not process the request".into()
-            }
+            ProxyError::PluginFailed { .. } => "the gateway could not process the request".into(),
         }
     }
 }

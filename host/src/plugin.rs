@@ -104,13 +104,32 @@ pub(crate) enum Decision {
     Reply(PluginReply),
 }
 
-/// A response a plugin made instead of the origin's. Checked and framed by the proxy
-/// (`proxy::reply`) before it reaches the client.
+/// A response a plugin made instead of the origin's. Checked by the chain (a bad one is
+/// the plugin's failure, under its `on_error`) and framed by the proxy (`proxy::reply`).
 #[derive(Debug)]
 pub struct PluginReply {
     pub status: u16,
     pub headers: Vec<(String, Vec<u8>)>,
     pub body: Bytes,
+}
+
+impl PluginReply {
+    /// A reply that cannot be sent as it is: a status outside 200..=999, a name that is not
+    /// a token, a value with a control character.
+    pub(crate) fn problem(&self) -> Option<String> {
+        if !(200..=999).contains(&self.status) {
+            return Some(format!("replied with status {}, outside 200..=999", self.status));
+        }
+        for (name, value) in &self.headers {
+            if name.is_empty() || !name.bytes().all(crate::http1::framing::is_tchar) {
+                return Some(format!("replied with an invalid header name {name:?}"));
+            }
+            if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+                return Some(format!("replied with a control character in the value of `{name}`"));
+            }
+        }
+        None
+    }
 }
 
 /// Why the plugins of a config could not be loaded.
@@ -145,11 +164,11 @@ impl Plugins {
     /// Loads every plugin of `server.plugin_dir`, configures each (route, plugin) pair
     /// through the plugin's `configure`, and builds the chains.
     pub fn load(config: &Config) -> Result<Plugins, LoadError> {
-        let cache_dir = config.server.plugin_cache_dir.clone().unwrap_or_else(engine::default_cache_dir);
+        let cache_dir = config.server.plugin_cache_dir.clone().or_else(engine::default_cache_dir);
         let mut checked = BTreeMap::new();
         if let Some(dir) = &config.server.plugin_dir {
             for file in load::plugin_files(dir)? {
-                let plugin = load::check(&file, &cache_dir)?;
+                let plugin = load::check(&file, cache_dir.as_deref())?;
                 checked.insert(plugin.name.clone(), plugin);
             }
         }
@@ -159,7 +178,7 @@ impl Plugins {
         for route in &config.routes {
             for entry in &route.plugins {
                 if !checked.contains_key(&entry.name) {
-                    return Err(unknown_plugin(config, &entry.name, &entry.at, &checked).into());
+                    return Err(unknown_plugin(config, &entry.name, &entry.name_at, &checked).into());
                 }
                 configs.entry(&entry.name).or_default().push(entry);
             }

@@ -95,4 +95,7 @@ async fn an_unknown_plugin_name_lists_what_is_there() {
             dir.path().display()
         )
     );
+    // With a config, the error still points at the name.
+    let err = start_error(&dir, r#"{ name = "waff", config = { x = 1 } }"#).await;
+    assert!(err.starts_with("gw.toml:9:21: `routes[0].plugins[0].name`: unknown plugin `waff`"), "{err}");
 }

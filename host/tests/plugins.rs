@@ -227,3 +227,51 @@ async fn a_plugin_failing_in_on_log_does_not_affect_the_response() {
         assert_eq!(client.response().await.status, 200);
     }
 }
+
+// === what a plugin may and may not do to a message ===
+
+#[tokio::test]
+async fn a_plugin_may_set_a_valid_host_but_never_add_a_second_one() {
+    let origin = Origin::echo().await;
+    let dir = PluginDir::with(&["probe"]);
+    let routes = route("/set", r#"{ name = "probe", config = { set_headers = { host = "backend.internal:8080" } } }"#)
+        + &route("/append", r#"{ name = "probe", config = { append_headers = { host = "admin.internal" } } }"#)
+        + &route("/bad", r#"{ name = "probe", config = { set_headers = { host = "a b" } } }"#);
+    let gw = TestGateway::with_plugins(&dir, &config(origin.addr, &routes)).await;
+
+    assert_eq!(gw.get("/set").await.echoed_header("host"), ["backend.internal:8080"]);
+    assert_eq!(gw.get("/append").await.status, 500, "a second Host traps the plugin");
+    assert_eq!(gw.get("/bad").await.status, 500, "an invalid Host traps the plugin");
+}
+
+#[tokio::test]
+async fn a_bodiless_response_keeps_its_status() {
+    let origin = Origin::echo().await;
+    let dir = PluginDir::with(&["probe"]);
+    let routes = route("/status/204", r#"{ name = "probe", on_error = "fail-open", config = { set_status = 200 } }"#)
+        + &route("/status/201", r#"{ name = "probe", config = { set_status = 204 } }"#);
+    let gw = TestGateway::with_plugins(&dir, &config(origin.addr, &routes)).await;
+
+    // 204 → 200 would leave a body-capable response without framing on a kept-alive
+    // connection; the call traps, and fail-open passes the origin's 204 on unchanged.
+    let mut client = gw.client().await;
+    for _ in 0..2 {
+        client.send(b"GET /status/204 HTTP/1.1\r\nHost: test\r\n\r\n").await;
+        assert_eq!(client.response().await.status, 204);
+    }
+    assert_eq!(gw.get("/status/201").await.status, 500, "nothing may become a 204");
+}
+
+#[tokio::test]
+async fn an_unusable_reply_or_upstream_is_the_plugins_failure_under_its_policy() {
+    let origin = Origin::echo().await;
+    let dir = PluginDir::with(&["probe"]);
+    let routes = route("/reply-closed", r#"{ name = "probe", config = { reply = 100 } }"#)
+        + &route("/reply-open", r#"{ name = "probe", on_error = "fail-open", config = { reply = 100 } }"#)
+        + &route("/pick-open", r#"{ name = "probe", on_error = "fail-open", config = { select = "gone" } }"#);
+    let gw = TestGateway::with_plugins(&dir, &config(origin.addr, &routes)).await;
+
+    assert_eq!(gw.get("/reply-closed").await.status, 500);
+    assert_eq!(gw.get("/reply-open").await.echo()["target"], "/reply-open", "skipped, on to the origin");
+    assert_eq!(gw.get("/pick-open").await.echo()["target"], "/pick-open", "the route's own upstream");
+}

@@ -194,3 +194,20 @@ async fn the_demo_config_runs_its_plugin_chains() {
     assert_eq!(gw.request("GET", "/", "X-Canary: 1\r\n").await.status, 200);
     assert_eq!(canary.accepted(), 1);
 }
+
+#[tokio::test]
+async fn header_rewrite_never_reads_a_value_it_removed_earlier_in_the_call() {
+    let origin = Origin::echo().await;
+    let dir = PluginDir::with(&["header-rewrite"]);
+    // `x-user` is declared (the template reads it), removed, and then read after `rename`
+    // made the SDK send its buffered edits: the read must see the removal.
+    let plugins = concat!(
+        r#"{ name = "header-rewrite", config = { request = { remove = ["x-user"], rename = { "x-a" = "x-b" }, "#,
+        r#"set = { "x-audit" = "[${header.x-user}]" } } } }"#
+    );
+    let gw = gateway(&dir, &origin, plugins).await;
+    let resp = gw.request("GET", "/", "X-User: admin\r\nX-A: 1\r\n").await;
+    assert_eq!(resp.echoed_header("x-audit"), ["[]"]);
+    assert_eq!(resp.echoed_header("x-b"), ["1"]);
+    assert!(resp.echoed_header("x-user").is_empty());
+}

@@ -48,11 +48,24 @@ impl Fields {
     }
 }
 
-const GATEWAY_OWNED: &[&str] =
-    &["content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"];
+/// As in the gateway (`host/src/plugin/host_api.rs`).
+const GATEWAY_OWNED: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-connection",
+];
+const MAX_VALUE_BYTES: usize = 16 * 1024;
+const MAX_NAME_BYTES: usize = 256;
 
 fn check_name(name: &str) {
-    let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let token = !name.is_empty()
+        && name.len() <= MAX_NAME_BYTES
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     assert!(token, "invalid header name {name:?} (the gateway would trap)");
     assert!(
         !GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)),
@@ -63,8 +76,12 @@ fn check_name(name: &str) {
 fn check_field(name: &str, value: &[u8]) {
     check_name(name);
     assert!(
-        !value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0),
-        "header value of `{name}` contains CR, LF or NUL (the gateway would trap)"
+        !value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f),
+        "header value of `{name}` contains a control character (the gateway would trap)"
+    );
+    assert!(
+        value.len() <= MAX_VALUE_BYTES,
+        "header value of `{name}` exceeds {MAX_VALUE_BYTES} bytes (the gateway would trap)"
     );
 }
 
@@ -81,6 +98,10 @@ macro_rules! header_methods {
             self.headers.borrow_mut().set(name, value)
         }
         pub fn append_header(&self, name: &str, value: &[u8]) {
+            assert!(
+                !($keeps_host && name.eq_ignore_ascii_case("host")),
+                "append-header(\"host\"): a request has one Host (the gateway would trap)"
+            );
             self.headers.borrow_mut().append(name, value)
         }
         pub fn remove_header(&self, name: &str) {

@@ -206,7 +206,9 @@ fn route(
     Ok(RouteConfig { host, path_prefix, methods, upstream: upstream.clone(), allow_upgrade, name, plugins })
 }
 
-fn plugin_ref(key: &str, raw: &RawPluginRef, at: &Locator<'_>) -> PluginRef {
+fn plugin_ref(key: &str, raw: &RawPluginRef, locator: &Locator<'_>) -> PluginRef {
+    let name_at = locator.position(raw.name.span(), format!("{key}.name"));
+    let at = locator;
     let (config_json, at) = match &raw.config {
         Some(table) => (
             toml_to_json(&toml::Value::Table(table.get_ref().clone())).to_string(),
@@ -214,7 +216,7 @@ fn plugin_ref(key: &str, raw: &RawPluginRef, at: &Locator<'_>) -> PluginRef {
         ),
         None => ("{}".to_owned(), at.position(raw.name.span(), format!("{key}.name"))),
     };
-    PluginRef { name: raw.name.get_ref().clone(), config_json, on_error: raw.on_error, at }
+    PluginRef { name: raw.name.get_ref().clone(), config_json, on_error: raw.on_error, at, name_at }
 }
 
 /// Plugins receive their config as JSON, the format every guest language can read.

@@ -208,9 +208,11 @@ pub struct PluginRef {
     /// The route's `config = { … }` table as JSON, the form plugins receive.
     pub config_json: String,
     pub on_error: OnError,
-    /// Where the entry is in the file, for errors found when the plugin loads
-    /// (an unknown name, a config the plugin rejects).
+    /// Where the entry's `config` is in the file (its `name` when it has none), for a config
+    /// the plugin rejects when it loads.
     pub at: Position,
+    /// Where its `name` is, for an unknown plugin.
+    pub name_at: Position,
 }
 
 /// What a failing plugin (a trap, a panic) does to the request.

@@ -62,12 +62,19 @@ impl Chain {
         }
     }
 
-    /// Runs a decision phase; the first reply short-circuits the rest of the chain.
+    /// Runs a decision phase; the first reply short-circuits the rest of the chain. A reply
+    /// that cannot be sent is the plugin's failure like a trap.
     fn decide(&self, phase: Phase, mut call: impl FnMut(&Link) -> Result<Decision>) -> Outcome {
         for link in self.links(phase) {
             match call(link) {
                 Ok(Decision::Continue) => {}
-                Ok(Decision::Reply(reply)) => return Ok(Some(reply)),
+                Ok(Decision::Reply(reply)) => match reply.problem() {
+                    None => return Ok(Some(reply)),
+                    Some(problem) => {
+                        link.plugin.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.failed::<()>(link, phase, wasmtime::format_err!("{problem}"))?;
+                    }
+                },
                 Err(err) => {
                     self.failed::<()>(link, phase, err)?;
                 }
@@ -80,12 +87,21 @@ impl Chain {
         self.decide(Phase::OnRequest, |link| link.plugin.on_request(link.config, ctx))
     }
 
-    /// The first upstream name a plugin returns (with that plugin's name), or `None` for
-    /// the route's own.
-    pub fn select_upstream(&self, ctx: &mut CallCtx<'_>) -> Result<Option<(Arc<str>, String)>, ProxyError> {
+    /// The first upstream a plugin names, or `None` for the route's own. A name that is not
+    /// `configured` is the plugin's failure like a trap.
+    pub fn select_upstream(
+        &self,
+        ctx: &mut CallCtx<'_>,
+        configured: impl Fn(&str) -> bool,
+    ) -> Result<Option<String>, ProxyError> {
         for link in self.links(Phase::SelectUpstream) {
             match link.plugin.select_upstream(link.config, ctx) {
-                Ok(Some(name)) => return Ok(Some((link.plugin.name.clone(), name))),
+                Ok(Some(name)) if configured(&name) => return Ok(Some(name)),
+                Ok(Some(name)) => {
+                    link.plugin.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let err = wasmtime::format_err!("selected upstream `{name}`, which is not configured");
+                    self.failed::<()>(link, Phase::SelectUpstream, err)?;
+                }
                 Ok(None) => {}
                 Err(err) => {
                     self.failed::<()>(link, Phase::SelectUpstream, err)?;

@@ -39,19 +39,21 @@ pub(crate) fn runtime() -> &'static Runtime {
 }
 
 impl Runtime {
-    /// The compiled component for `wasm`, from memory, the disk cache, or Cranelift.
-    /// Cache problems are logged and never fail a load: the cache only saves time.
-    pub fn compile(&self, wasm: &[u8], digest: &Sha256Digest, cache_dir: &Path) -> wasmtime::Result<Component> {
+    /// The compiled component for `wasm`, from memory, the disk cache (if there is one), or
+    /// Cranelift. Cache problems are logged and never fail a load: the cache only saves time.
+    pub fn compile(&self, wasm: &[u8], digest: &Sha256Digest, cache_dir: Option<&Path>) -> wasmtime::Result<Component> {
         if let Some(component) = self.memo().get(digest) {
             return Ok(component.clone());
         }
-        let path = cache_dir.join(format!("{}-{:016x}.cwasm", hex(digest), self.engine_tag));
-        let component = match self.read_cached(&path) {
+        let path = cache_dir.map(|dir| dir.join(format!("{}-{:016x}.cwasm", hex(digest), self.engine_tag)));
+        let component = match path.as_deref().and_then(|path| self.read_cached(path)) {
             Some(component) => component,
             None => {
                 let component = Component::new(&self.engine, wasm)?;
-                if let Err(err) = write_cached(&component, &path) {
-                    tracing::warn!(path = %path.display(), error = %err, "cannot cache a compiled plugin");
+                if let Some(path) = &path {
+                    if let Err(err) = write_cached(&component, path) {
+                        tracing::warn!(path = %path.display(), error = %err, "cannot cache a compiled plugin");
+                    }
                 }
                 component
             }
@@ -92,14 +94,20 @@ impl Runtime {
     }
 }
 
-/// Writes to a temporary file and renames it into place, so concurrent loaders (two
-/// gateways, parallel tests) never see a half-written file.
+/// Writes to a fresh temporary file and renames it into place, so concurrent loaders (two
+/// gateways, parallel tests) never see a half-written file. The directory is created
+/// private to this user, and the temporary file must not exist yet (no following a link
+/// someone planted).
 fn write_cached(component: &Component, path: &Path) -> std::io::Result<()> {
     let artifact = component.serialize().map_err(std::io::Error::other)?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
     let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), unique()));
-    let mut file = std::fs::File::create(&tmp)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
     file.write_all(&Sha256::digest(&artifact))?;
     file.write_all(&artifact)?;
     file.sync_all()?;
@@ -127,12 +135,13 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// `$XDG_CACHE_HOME/portcullis`, else `~/.cache/portcullis`, else the temp directory.
-pub(crate) fn default_cache_dir() -> PathBuf {
+/// `$XDG_CACHE_HOME/portcullis/components`, else `~/.cache/portcullis/components`; `None`
+/// (no disk cache) when neither is set. Never the shared temp directory: a cache file is
+/// native code the gateway will run, and anyone can write there.
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("portcullis").join("components")
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("portcullis").join("components"))
 }

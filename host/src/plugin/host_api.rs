@@ -66,14 +66,20 @@ pub(crate) const GATEWAY_OWNED: &[&str] = &[
     "proxy-connection",
 ];
 
-/// Limits on what a guest may add, so a buggy plugin cannot make a head unbounded.
+/// Limits on what a guest may add, so a buggy plugin cannot make a head unbounded: the
+/// value and name sizes, and the field count a head may grow to.
 const MAX_VALUE_BYTES: usize = 16 * 1024;
+const MAX_NAME_BYTES: usize = 256;
+const MAX_FIELDS: usize = 512;
+/// Packed edits larger than this are copied out field by field rather than sliced, so a
+/// huge edit list cannot stay alive through a few small fields.
+const SLICE_EDITS_BELOW: usize = 16 * 1024;
 const MAX_TARGET_BYTES: usize = 16 * 1024;
 
 /// The name as text once it is known to be a token a plugin may touch.
 fn checked_name<'a>(name: &'a [u8], op: &str) -> Result<&'a str> {
     let text = match std::str::from_utf8(name) {
-        Ok(text) if !text.is_empty() && name.iter().copied().all(is_tchar) => text,
+        Ok(text) if !text.is_empty() && name.len() <= MAX_NAME_BYTES && name.iter().copied().all(is_tchar) => text,
         _ => bail!("{op}: invalid header name {:?}", String::from_utf8_lossy(name)),
     };
     if GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(text)) {
@@ -86,10 +92,24 @@ fn checked_value(name: &str, value: &[u8], op: &str) -> Result<()> {
     if value.len() > MAX_VALUE_BYTES {
         bail!("{op}({name:?}): value of {} bytes exceeds {MAX_VALUE_BYTES}", value.len());
     }
-    if value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
-        bail!("{op}({name:?}): value contains CR, LF or NUL");
+    // What our own parser accepts from a client: no control characters but HTAB.
+    if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+        bail!("{op}({name:?}): value contains a control character (CR, LF, NUL, …)");
     }
     Ok(())
+}
+
+/// A new Host must be one the parser would have accepted, and `RequestHead::host` (what
+/// routing and `authority` see) follows it.
+fn set_host(req: &mut RequestHead, value: &[u8], slice: &impl Fn(&[u8]) -> Bytes) -> Result<()> {
+    match crate::http1::request::host_of(value) {
+        Ok(host) => {
+            req.host = Some(host);
+            req.headers.replace(Bytes::from_static(b"Host"), slice(value));
+            Ok(())
+        }
+        Err(_) => bail!("set-header(\"host\"): {:?} is not a valid host", String::from_utf8_lossy(value)),
+    }
 }
 
 // === header methods shared by request and response ===
@@ -102,26 +122,53 @@ fn header_all(fields: &Headers, name: &str) -> Vec<Vec<u8>> {
     fields.get_all(name).map(|v| v.to_vec()).collect()
 }
 
+/// The message an edit applies to; a request keeps exactly one valid Host.
+pub(crate) enum Target<'a> {
+    Request(&'a mut RequestHead),
+    Response(&'a mut Headers),
+}
+
+impl Target<'_> {
+    fn fields(&mut self) -> &mut Headers {
+        match self {
+            Target::Request(req) => &mut req.headers,
+            Target::Response(fields) => fields,
+        }
+    }
+}
+
 /// Applies one edit under the rules every setter shares. `slice` turns a name or value
 /// into `Bytes`: a slice of one shared buffer for packed edits, a copy otherwise.
-fn apply_one(fields: &mut Headers, edit: Edit<'_>, message: Message, slice: &impl Fn(&[u8]) -> Bytes) -> Result<()> {
+fn apply_one(target: &mut Target<'_>, edit: Edit<'_>, slice: &impl Fn(&[u8]) -> Bytes) -> Result<()> {
+    let is_host = |text: &str| matches!(target, Target::Request(_)) && text.eq_ignore_ascii_case("host");
     match edit {
         Edit::Set(name, value) => {
             let text = checked_name(name, "set-header")?;
             checked_value(text, value, "set-header")?;
-            fields.replace(slice(name), slice(value));
+            if is_host(text) {
+                if let Target::Request(req) = target {
+                    return set_host(req, value, slice);
+                }
+            }
+            target.fields().replace(slice(name), slice(value));
         }
         Edit::Append(name, value) => {
             let text = checked_name(name, "append-header")?;
             checked_value(text, value, "append-header")?;
-            fields.append(slice(name), slice(value));
+            if is_host(text) {
+                bail!("append-header(\"host\"): a request has one Host; set it instead");
+            }
+            if target.fields().len() >= MAX_FIELDS {
+                bail!("append-header({text:?}): the head would exceed {MAX_FIELDS} fields");
+            }
+            target.fields().append(slice(name), slice(value));
         }
         Edit::Remove(name) => {
             let text = checked_name(name, "remove-header")?;
-            if message == Message::Request && text.eq_ignore_ascii_case("host") {
+            if is_host(text) {
                 bail!("remove-header(\"host\"): the origin needs a Host; set it instead");
             }
-            fields.remove(text);
+            target.fields().remove(text);
         }
     }
     Ok(())
@@ -131,34 +178,32 @@ fn header_names(fields: &Headers) -> Vec<String> {
     fields.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect()
 }
 
-/// Which message edits apply to: the request keeps its Host.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Message {
-    Request,
-    Response,
-}
-
 /// Applies packed edits (`portcullis-abi`) in order, under the rules of the single setters.
 /// Names and values become slices of the one buffer the guest sent: no copy per field.
-pub(crate) fn apply_edits(fields: &mut Headers, edits: Vec<u8>, message: Message) -> Result<()> {
+pub(crate) fn apply_edits(mut target: Target<'_>, edits: Vec<u8>) -> Result<()> {
     if edits.is_empty() {
         return Ok(());
     }
+    let large = edits.len() >= SLICE_EDITS_BELOW;
     let shared = Bytes::from(edits);
     let base = shared.as_ptr() as usize;
     let slice = |part: &[u8]| {
+        if large {
+            return Bytes::copy_from_slice(part);
+        }
+        // `part` was cut from `shared` by the decoder, so the offset is in range.
         let start = part.as_ptr() as usize - base;
         shared.slice(start..start + part.len())
     };
     for edit in portcullis_abi::edits(&shared) {
         let Ok(edit) = edit else { bail!("apply-edits: malformed edit list") };
-        apply_one(fields, edit, message, &slice)?;
+        apply_one(&mut target, edit, &slice)?;
     }
     Ok(())
 }
 
-fn apply_single(fields: &mut Headers, edit: Edit<'_>, message: Message) -> Result<()> {
-    apply_one(fields, edit, message, &Bytes::copy_from_slice)
+fn apply_single(mut target: Target<'_>, edit: Edit<'_>) -> Result<()> {
+    apply_one(&mut target, edit, &Bytes::copy_from_slice)
 }
 
 // === impl http ===
@@ -200,19 +245,19 @@ impl http::HostRequest for CallState {
     }
 
     fn set_header(&mut self, _: Resource<RequestHandle>, name: String, value: Vec<u8>) -> Result<()> {
-        apply_single(&mut self.req()?.headers, Edit::Set(name.as_bytes(), &value), Message::Request)
+        apply_single(Target::Request(self.req()?), Edit::Set(name.as_bytes(), &value))
     }
 
     fn append_header(&mut self, _: Resource<RequestHandle>, name: String, value: Vec<u8>) -> Result<()> {
-        apply_single(&mut self.req()?.headers, Edit::Append(name.as_bytes(), &value), Message::Request)
+        apply_single(Target::Request(self.req()?), Edit::Append(name.as_bytes(), &value))
     }
 
     fn remove_header(&mut self, _: Resource<RequestHandle>, name: String) -> Result<()> {
-        apply_single(&mut self.req()?.headers, Edit::Remove(name.as_bytes()), Message::Request)
+        apply_single(Target::Request(self.req()?), Edit::Remove(name.as_bytes()))
     }
 
     fn apply_edits(&mut self, _: Resource<RequestHandle>, edits: Vec<u8>) -> Result<()> {
-        apply_edits(&mut self.req()?.headers, edits, Message::Request)
+        apply_edits(Target::Request(self.req()?), edits)
     }
 
     fn header_names(&mut self, _: Resource<RequestHandle>) -> Result<Vec<String>> {
@@ -231,12 +276,15 @@ impl http::HostResponse for CallState {
     }
 
     fn set_status(&mut self, _: Resource<ResponseHandle>, status: u16) -> Result<()> {
-        // The body was framed by the origin's status: a 204/304 (no body) or 1xx cannot be
-        // made from a response that may carry one.
+        // The body was framed by the origin's status, so the change must not alter whether
+        // there is one: a bodiless 204/304 stays as it is, and nothing becomes one (or a 1xx).
+        let resp = self.resp()?;
+        if resp.status == 204 || resp.status == 304 {
+            bail!("set-status({status}): a {} response has no body and keeps its status", resp.status);
+        }
         if !(200..=999).contains(&status) || status == 204 || status == 304 {
             bail!("set-status({status}): must be 200..=999 and not 204 or 304");
         }
-        let resp = self.resp()?;
         resp.status = status;
         resp.reason = Bytes::from_static(crate::http1::response::canonical_reason(status).as_bytes());
         Ok(())
@@ -251,15 +299,15 @@ impl http::HostResponse for CallState {
     }
 
     fn set_header(&mut self, _: Resource<ResponseHandle>, name: String, value: Vec<u8>) -> Result<()> {
-        apply_single(&mut self.resp()?.headers, Edit::Set(name.as_bytes(), &value), Message::Response)
+        apply_single(Target::Response(&mut self.resp()?.headers), Edit::Set(name.as_bytes(), &value))
     }
 
     fn append_header(&mut self, _: Resource<ResponseHandle>, name: String, value: Vec<u8>) -> Result<()> {
-        apply_single(&mut self.resp()?.headers, Edit::Append(name.as_bytes(), &value), Message::Response)
+        apply_single(Target::Response(&mut self.resp()?.headers), Edit::Append(name.as_bytes(), &value))
     }
 
     fn remove_header(&mut self, _: Resource<ResponseHandle>, name: String) -> Result<()> {
-        apply_single(&mut self.resp()?.headers, Edit::Remove(name.as_bytes()), Message::Response)
+        apply_single(Target::Response(&mut self.resp()?.headers), Edit::Remove(name.as_bytes()))
     }
 
     fn header_names(&mut self, _: Resource<ResponseHandle>) -> Result<Vec<String>> {
@@ -267,7 +315,7 @@ impl http::HostResponse for CallState {
     }
 
     fn apply_edits(&mut self, _: Resource<ResponseHandle>, edits: Vec<u8>) -> Result<()> {
-        apply_edits(&mut self.resp()?.headers, edits, Message::Response)
+        apply_edits(Target::Response(&mut self.resp()?.headers), edits)
     }
 
     fn drop(&mut self, _: Resource<ResponseHandle>) -> Result<()> {

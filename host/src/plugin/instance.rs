@@ -12,7 +12,7 @@ use wasmtime::{Store, StoreLimitsBuilder};
 use super::bindings::{self, portcullis::gateway::types as wit};
 use super::counters::Counters;
 use super::engine::{runtime, Sha256Digest};
-use super::host_api::{CallState, Message};
+use super::host_api::{CallState, Target};
 use super::load::Checked;
 use super::vars::Vars;
 use super::{Decision, PhaseSet, PluginReply};
@@ -22,6 +22,7 @@ use crate::http1::{RequestHead, ResponseHead};
 const MAX_IDLE: usize = 64;
 /// Linear memory one instance may grow to; growth beyond fails inside the guest.
 const MEMORY_LIMIT: usize = 64 << 20;
+const TABLE_ELEMENTS_LIMIT: usize = 64 * 1024;
 
 pub(crate) struct LoadedPlugin {
     pub name: Arc<str>,
@@ -31,8 +32,6 @@ pub(crate) struct LoadedPlugin {
     pre: bindings::PluginPre<CallState>,
     /// The JSON of every route config naming this plugin; index = config index of a link.
     configs: Vec<String>,
-    /// The headers each config reads in every call (from `configure`), sent along with it.
-    interest: Vec<Interest>,
     idle: Mutex<Vec<Instance>>,
     counters: Arc<Counters>,
     /// Calls that trapped or failed; the instance involved was discarded.
@@ -44,7 +43,8 @@ struct Instance {
     exports: bindings::Plugin,
     /// `configure`'s handle for each entry of `LoadedPlugin::configs`.
     handles: Vec<u32>,
-    /// What `configure` declared, per config (only the first instance's is kept).
+    /// The headers each config reads in every call, as this instance's `configure` declared
+    /// them: values are packed in the order the guest will look them up in.
     interest: Vec<Interest>,
     /// Reused buffer for the packed values of the declared headers.
     prefetch: Vec<u8>,
@@ -82,7 +82,6 @@ impl LoadedPlugin {
             phases: PhaseSet::default(),
             pre: checked.pre,
             configs,
-            interest: Vec::new(),
             idle: Mutex::new(Vec::new()),
             counters: Arc::new(Counters::default()),
             failures: AtomicU64::new(0),
@@ -90,7 +89,6 @@ impl LoadedPlugin {
         let mut first = plugin.instantiate()?;
         let phases = first.exports.call_phases(&mut first.store).map_err(|e| LoadFailure::Trap(e.to_string()))?;
         plugin.phases = phases.into_iter().map(super::Phase::from).collect();
-        plugin.interest = std::mem::take(&mut first.interest);
         plugin.idle_list().push(first);
         Ok(plugin)
     }
@@ -104,7 +102,8 @@ impl LoadedPlugin {
             resp: None,
             vars: Vars::default(),
             counters: self.counters.clone(),
-            limits: StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).build(),
+            // Tables live in host memory: bound them too (a Rust guest needs a few hundred).
+            limits: StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).table_elements(TABLE_ELEMENTS_LIMIT).build(),
         };
         let mut store = Store::new(&runtime().engine, state);
         store.limiter(|state| &mut state.limits);
@@ -115,12 +114,8 @@ impl LoadedPlugin {
             match exports.call_configure(&mut store, json) {
                 Ok(Ok(configured)) => {
                     handles.push(configured.handle);
-                    if self.interest.is_empty() {
-                        interest.push(Interest {
-                            request: configured.request_headers,
-                            response: configured.response_headers,
-                        });
-                    }
+                    interest
+                        .push(Interest { request: configured.request_headers, response: configured.response_headers });
                 }
                 Ok(Err(message)) => return Err(LoadFailure::Rejected(Rejected { config: index, message })),
                 Err(trap) => return Err(LoadFailure::Trap(format!("configure trapped: {trap:#}"))),
@@ -166,7 +161,7 @@ impl LoadedPlugin {
     ) -> Result<R> {
         let mut instance = self.checkout()?;
         let handle = instance.handles.get(config).copied().ok_or_else(|| format_err!("no config {config}"))?;
-        let interest = self.interest.get(config);
+        let interest = instance.interest.get(config);
         match (interest, resp.as_deref()) {
             (Some(i), Some(resp)) => prefetch(&mut instance.prefetch, &i.response, &resp.headers),
             (Some(i), None) => prefetch(&mut instance.prefetch, &i.request, &ctx.req.headers),
@@ -205,7 +200,7 @@ impl LoadedPlugin {
         let outcome = self.call(config, ctx, None, |exports, store, handle, headers| {
             exports.call_on_request(store, handle, Resource::new_borrow(0), headers)
         })?;
-        self.applied(outcome, &mut ctx.req.headers, Message::Request)
+        self.applied(outcome, Target::Request(ctx.req))
     }
 
     pub fn select_upstream(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Option<String>> {
@@ -215,8 +210,8 @@ impl LoadedPlugin {
     }
 
     /// Applies the edits a phase returned; a rule broken there fails the call like a trap.
-    fn applied(&self, outcome: wit::Outcome, fields: &mut crate::http1::Headers, message: Message) -> Result<Decision> {
-        if let Err(err) = super::host_api::apply_edits(fields, outcome.edits, message) {
+    fn applied(&self, outcome: wit::Outcome, target: Target<'_>) -> Result<Decision> {
+        if let Err(err) = super::host_api::apply_edits(target, outcome.edits) {
             self.failures.fetch_add(1, Ordering::Relaxed);
             return Err(err);
         }
@@ -233,14 +228,14 @@ impl LoadedPlugin {
         let outcome = self.call(config, ctx, None, |exports, store, handle, headers| {
             exports.call_on_upstream_request(store, handle, Resource::new_borrow(0), headers, upstream, attempt)
         })?;
-        self.applied(outcome, &mut ctx.req.headers, Message::Request)
+        self.applied(outcome, Target::Request(ctx.req))
     }
 
     pub fn on_response(&self, config: usize, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Result<Decision> {
         let outcome = self.call(config, ctx, Some(&mut *resp), |exports, store, handle, headers| {
             exports.call_on_response(store, handle, Resource::new_borrow(0), Resource::new_borrow(0), headers)
         })?;
-        self.applied(outcome, &mut resp.headers, Message::Response)
+        self.applied(outcome, Target::Response(&mut resp.headers))
     }
 
     pub fn on_log(&self, config: usize, ctx: &mut CallCtx<'_>, summary: &wit::LogSummary) -> Result<()> {

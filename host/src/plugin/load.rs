@@ -50,7 +50,7 @@ pub(crate) fn plugin_files(dir: &Path) -> Result<Vec<PathBuf>, PluginFileError> 
     Ok(files)
 }
 
-pub(crate) fn check(file: &Path, cache_dir: &Path) -> Result<Checked, PluginFileError> {
+pub(crate) fn check(file: &Path, cache_dir: Option<&Path>) -> Result<Checked, PluginFileError> {
     let fail = |message: String| PluginFileError { file: file.to_owned(), message };
     let name = file
         .file_stem()

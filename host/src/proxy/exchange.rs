@@ -84,12 +84,9 @@ pub(crate) async fn exchange(
     let mut upstream_index = proxy.route_upstream[route_index];
     if chain.has(Phase::SelectUpstream) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        if let Some((plugin, name)) = chain.select_upstream(&mut ctx)? {
-            upstream_index = *proxy.upstream_by_name.get(&name).ok_or_else(|| {
-                let problem = format!("selected upstream `{name}`, which is not configured");
-                tracing::error!(plugin = &*plugin, route = &**chain.route(), problem, "select-upstream failed");
-                ProxyError::PluginInvalid { plugin: plugin.to_string(), problem }
-            })?;
+        let selected = chain.select_upstream(&mut ctx, |name| proxy.upstream_by_name.contains_key(name))?;
+        if let Some(index) = selected.and_then(|name| proxy.upstream_by_name.get(&name)) {
+            upstream_index = *index;
         }
     }
     let upstream = &proxy.upstreams[upstream_index];
@@ -233,7 +230,9 @@ impl Early<'_> {
         keep_alive: bool,
     ) -> Result<After, Failure> {
         let status = reply.status;
-        let (after, bytes_sent) = super::reply::send(self.proxy, client, reply, self.is_head, keep_alive).await?;
+        let http10 = req.version == Version::Http10;
+        let (after, bytes_sent) =
+            super::reply::send(self.proxy, client, reply, self.is_head, http10, keep_alive).await?;
         if self.chain.has(Phase::OnLog) {
             let summary = LogSummary {
                 upstream: None,

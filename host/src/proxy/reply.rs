@@ -7,31 +7,20 @@ use bytes::{Bytes, BytesMut};
 use super::exchange::{After, Failure};
 use super::io::Conn;
 use super::Proxy;
-use crate::error::ProxyError;
-use crate::http1::framing::is_tchar;
 use crate::http1::response::canonical_reason;
 use crate::http1::{render, BodyKind, ResponseHead};
 use crate::plugin::{PluginReply, GATEWAY_OWNED};
 
-/// The response head for `reply`, or why it cannot be sent.
-fn head(reply: &PluginReply) -> Result<ResponseHead, String> {
-    if !(200..=999).contains(&reply.status) {
-        return Err(format!("replied with status {}, outside 200..=999", reply.status));
-    }
+/// The response head for a reply the chain has checked (`PluginReply::problem`).
+fn head(reply: &PluginReply) -> ResponseHead {
     let mut head = ResponseHead::new(reply.status, canonical_reason(reply.status));
     for (name, value) in &reply.headers {
-        if name.is_empty() || !name.bytes().all(is_tchar) {
-            return Err(format!("replied with an invalid header name {name:?}"));
-        }
-        if value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(format!("replied with CR, LF or NUL in the value of `{name}`"));
-        }
         // We frame the body and decide the connection's fate; a reply cannot.
         if !GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)) {
             head.headers.append(Bytes::from(name.clone()), Bytes::from(value.clone()));
         }
     }
-    Ok(head)
+    head
 }
 
 /// Writes the reply. `request_complete` says whether the request body (if any) was read;
@@ -41,14 +30,15 @@ pub(crate) async fn send(
     client: &mut Conn,
     plugin_reply: PluginReply,
     is_head: bool,
+    http10: bool,
     keep_alive: bool,
 ) -> Result<(After, u64), Failure> {
-    let mut head = head(&plugin_reply).map_err(|problem| {
-        tracing::error!(problem, "unusable plugin reply");
-        ProxyError::PluginInvalid { plugin: "(reply)".into(), problem }
-    })?;
+    let mut head = head(&plugin_reply);
     proxy.fields.response(&mut head.headers);
     proxy.scrub.response(&mut head.headers);
+    if http10 && keep_alive {
+        head.headers.append(Bytes::from_static(b"Connection"), Bytes::from_static(b"keep-alive"));
+    }
     let bodiless = head.status == 204 || head.status == 304;
     let framing = (!bodiless).then_some(BodyKind::Length(plugin_reply.body.len() as u64));
     let mut out = BytesMut::with_capacity(256 + plugin_reply.body.len());

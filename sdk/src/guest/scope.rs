@@ -25,6 +25,9 @@ struct Scope {
     names: &'static [String],
     values: Vec<u8>,
     edits: Vec<u8>,
+    /// Declared names edited during this call, buffered or not: their prefetched values
+    /// are stale from then on, even after the edits were sent.
+    edited: Vec<&'static str>,
 }
 
 thread_local! {
@@ -40,6 +43,7 @@ pub(crate) fn begin(prefetched: Target, buffered: Option<Target>, names: &'stati
         scope.names = names;
         scope.values = values;
         scope.edits.clear();
+        scope.edited.clear();
     })
 }
 
@@ -63,10 +67,7 @@ pub(crate) fn cached(target: Target, name: &str) -> Option<Option<Vec<u8>>> {
             return None;
         }
         let index = scope.names.iter().position(|n| n.eq_ignore_ascii_case(name))?;
-        let edited = scope.buffered == Some(target)
-            && portcullis_abi::edits(&scope.edits)
-                .any(|e| e.is_ok_and(|e| e.name().eq_ignore_ascii_case(name.as_bytes())));
-        if edited {
+        if scope.edited.iter().any(|e| e.eq_ignore_ascii_case(name)) {
             return None;
         }
         let value = portcullis_abi::values(&scope.values).nth(index).map(|value| value.map(<[u8]>::to_vec));
@@ -74,11 +75,18 @@ pub(crate) fn cached(target: Target, name: &str) -> Option<Option<Vec<u8>>> {
     })
 }
 
-/// Buffers an edit of `target`; `false` when that message is not the call's (the caller
-/// then sends it to the host at once).
+/// Buffers an edit of `target`; `false` when that message's edits are not buffered in this
+/// phase (the caller then sends it to the host at once). Either way, a declared name it
+/// touches is no longer answered from the prefetch.
 pub(crate) fn buffer(target: Target, edit: Edit<'_>) -> bool {
     SCOPE.with(|scope| {
         let mut scope = scope.borrow_mut();
+        if scope.prefetched == Some(target) {
+            let names = scope.names;
+            if let Some(name) = names.iter().find(|n| n.as_bytes().eq_ignore_ascii_case(edit.name())) {
+                scope.edited.push(name.as_str());
+            }
+        }
         if scope.buffered != Some(target) {
             return false;
         }

@@ -32,6 +32,9 @@ pub struct Probe {
     /// Variables to set in on-request, and one to echo as `x-var-<name>` (request header).
     set_vars: BTreeMap<String, String>,
     echo_var: Option<String>,
+    /// Request headers to set, then to append, in on-request.
+    set_headers: BTreeMap<String, String>,
+    append_headers: BTreeMap<String, String>,
     /// on-log counts requests in the shared counter `logged`; on-request reports the count so
     /// far as the request header `x-logged`.
     count_logs: bool,
@@ -68,6 +71,12 @@ impl Plugin for Probe {
         }
         for (key, value) in &self.set_vars {
             host::set_var(key, value);
+        }
+        for (name, value) in &self.set_headers {
+            req.set_header(name, value);
+        }
+        for (name, value) in &self.append_headers {
+            req.append_header(name, value);
         }
         if let Some(name) = &self.echo_var {
             req.set_header(&format!("x-var-{name}"), host::var(name).unwrap_or_else(|| "(unset)".into()));
