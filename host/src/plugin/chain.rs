@@ -46,8 +46,8 @@ impl Chain {
         self.links.iter().filter(move |link| link.plugin.phases.contains(phase))
     }
 
-    /// Applies `link`'s failure policy: `Ok(None)` skips the plugin (fail-open).
-    fn failed<T>(&self, link: &Link, phase: Phase, err: wasmtime::Error) -> Result<Option<T>, ProxyError> {
+    /// Applies `link`'s failure policy: `Ok` skips the plugin (fail-open).
+    fn failed(&self, link: &Link, phase: Phase, err: wasmtime::Error) -> Result<(), ProxyError> {
         let plugin = &*link.plugin.name;
         let route = &*self.route;
         match link.on_error {
@@ -57,7 +57,7 @@ impl Chain {
             }
             OnError::FailOpen => {
                 tracing::warn!(plugin, route, phase = phase.name(), error = %format!("{err:#}"), "plugin failed; skipping it (fail-open)");
-                Ok(None)
+                Ok(())
             }
         }
     }
@@ -72,11 +72,11 @@ impl Chain {
                     None => return Ok(Some(reply)),
                     Some(problem) => {
                         link.plugin.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        self.failed::<()>(link, phase, wasmtime::format_err!("{problem}"))?;
+                        self.failed(link, phase, wasmtime::format_err!("{problem}"))?;
                     }
                 },
                 Err(err) => {
-                    self.failed::<()>(link, phase, err)?;
+                    self.failed(link, phase, err)?;
                 }
             }
         }
@@ -87,24 +87,27 @@ impl Chain {
         self.decide(Phase::OnRequest, |link| link.plugin.on_request(link.config, ctx))
     }
 
-    /// The first upstream a plugin names, or `None` for the route's own. A name that is not
-    /// `configured` is the plugin's failure like a trap.
-    pub fn select_upstream(
+    /// The first upstream a plugin names, as `resolve` finds it among the configured ones,
+    /// or `None` for the route's own. A name `resolve` does not know is the plugin's failure
+    /// like a trap.
+    pub fn select_upstream<T>(
         &self,
         ctx: &mut CallCtx<'_>,
-        configured: impl Fn(&str) -> bool,
-    ) -> Result<Option<String>, ProxyError> {
+        resolve: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, ProxyError> {
         for link in self.links(Phase::SelectUpstream) {
             match link.plugin.select_upstream(link.config, ctx) {
-                Ok(Some(name)) if configured(&name) => return Ok(Some(name)),
                 Ok(Some(name)) => {
+                    if let Some(upstream) = resolve(&name) {
+                        return Ok(Some(upstream));
+                    }
                     link.plugin.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let err = wasmtime::format_err!("selected upstream `{name}`, which is not configured");
-                    self.failed::<()>(link, Phase::SelectUpstream, err)?;
+                    self.failed(link, Phase::SelectUpstream, err)?;
                 }
                 Ok(None) => {}
                 Err(err) => {
-                    self.failed::<()>(link, Phase::SelectUpstream, err)?;
+                    self.failed(link, Phase::SelectUpstream, err)?;
                 }
             }
         }

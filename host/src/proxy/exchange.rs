@@ -60,7 +60,7 @@ pub(crate) async fn exchange(
     let is_head = req.method_is("HEAD");
     let chain = proxy.chain(route_index);
     let mut vars = Vars::default();
-    let mut early = Early { proxy, chain, client_ip, is_head, started };
+    let early = Early { proxy, chain, client_ip, is_head, started };
 
     // [on-request]: plugins may edit the request or reply early (a WAF's 403).
     if chain.has(Phase::OnRequest) {
@@ -84,9 +84,8 @@ pub(crate) async fn exchange(
     let mut upstream_index = proxy.route_upstream[route_index];
     if chain.has(Phase::SelectUpstream) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        let selected = chain.select_upstream(&mut ctx, |name| proxy.upstream_by_name.contains_key(name))?;
-        if let Some(index) = selected.and_then(|name| proxy.upstream_by_name.get(&name)) {
-            upstream_index = *index;
+        if let Some(index) = chain.select_upstream(&mut ctx, |name| proxy.upstream_by_name.get(name).copied())? {
+            upstream_index = index;
         }
     }
     let upstream = &proxy.upstreams[upstream_index];
@@ -222,7 +221,7 @@ struct Early<'a> {
 impl Early<'_> {
     /// Sends a plugin's reply in place of the origin's, then runs `on-log`.
     async fn reply(
-        &mut self,
+        &self,
         client: &mut Conn,
         req: &mut RequestHead,
         vars: &mut Vars,
