@@ -19,8 +19,8 @@ use std::path::Path;
 
 pub use error::{ConfigError, Position};
 pub use model::{
-    Balance, Forwarding, Limits, OnError, PluginRef, PoolConfig, RouteConfig, ScrubConfig, ServerConfig, Timeouts,
-    UpstreamConfig, XffMode,
+    Balance, Forwarding, Limits, OnError, PluginLimits, PluginRef, PoolConfig, RouteConfig, SandboxConfig, ScrubConfig,
+    ServerConfig, Timeouts, UpstreamConfig, XffMode,
 };
 pub use units::{parse_duration, parse_size};
 
@@ -36,6 +36,7 @@ pub struct Config {
     pub forwarding: Forwarding,
     pub scrub: ScrubConfig,
     pub pool: PoolConfig,
+    pub sandbox: SandboxConfig,
     /// Keyed by the name routes refer to; sorted, so logs and errors list them stably.
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// In file order, which breaks ties between equally specific routes.

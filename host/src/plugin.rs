@@ -173,6 +173,12 @@ impl Plugins {
             }
         }
 
+        for (name, (_, at)) in &config.sandbox.plugins {
+            if !checked.contains_key(name) {
+                return Err(unknown_plugin(config, name, at, &checked).into());
+            }
+        }
+
         // Every route entry naming a plugin becomes one config of that plugin.
         let mut configs: BTreeMap<&str, Vec<&crate::config::PluginRef>> = BTreeMap::new();
         for route in &config.routes {
@@ -189,7 +195,8 @@ impl Plugins {
             let entries = configs.remove(name.as_str()).unwrap_or_default();
             let file = plugin.file.clone();
             let jsons = entries.iter().map(|e| e.config_json.clone()).collect();
-            let loaded = LoadedPlugin::new(plugin, jsons).map_err(|failure| match failure {
+            let limits = config.sandbox.limits(&name);
+            let loaded = LoadedPlugin::new(plugin, jsons, limits).map_err(|failure| match failure {
                 LoadFailure::Rejected(r) => LoadError::Config(
                     entries[r.config].at.error(format!("plugin `{name}` rejected its config: {}", r.message)),
                 ),

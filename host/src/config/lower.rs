@@ -7,8 +7,9 @@ use toml::Spanned;
 
 use super::check;
 use super::locate::{push_key, Locator};
+use super::model::{PluginLimits, SandboxConfig};
 use super::model::{PluginRef, RouteConfig, ScrubConfig, ServerConfig, UpstreamConfig};
-use super::raw::{RawConfig, RawPluginRef, RawRoute, RawScrub, RawServer, RawUpstream};
+use super::raw::{RawConfig, RawPluginLimits, RawPluginRef, RawRoute, RawSandbox, RawScrub, RawServer, RawUpstream};
 use super::{Config, ConfigError};
 
 pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigError> {
@@ -36,9 +37,38 @@ pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigEr
         forwarding: raw.forwarding,
         scrub: scrub(raw.scrub, at)?,
         pool: raw.pool,
+        sandbox: sandbox(raw.sandbox, at)?,
         upstreams,
         routes,
     })
+}
+
+fn sandbox(raw: RawSandbox, at: &Locator<'_>) -> Result<SandboxConfig, ConfigError> {
+    let fallback = PluginLimits::default();
+    let merge = |limits: &RawPluginLimits, base: PluginLimits, key: &str, span| {
+        let merged = PluginLimits {
+            cpu_deadline: limits.cpu_deadline.unwrap_or(base.cpu_deadline),
+            memory: limits.memory.unwrap_or(base.memory),
+        };
+        // A deadline under a millisecond is below the epoch tick: it would trap at random.
+        if merged.cpu_deadline < std::time::Duration::from_millis(1) {
+            return Err(at.at(span, format!("{key}.cpu_deadline"), "must be at least 1ms"));
+        }
+        if merged.memory < 1 << 20 {
+            return Err(at.at(span, format!("{key}.memory"), "must be at least 1MiB (a Rust plugin needs more)"));
+        }
+        Ok(merged)
+    };
+    let top = RawPluginLimits { cpu_deadline: raw.cpu_deadline, memory: raw.memory };
+    let defaults = merge(&top, fallback, "sandbox", 0..0)?;
+    let mut plugins = BTreeMap::new();
+    for (name, limits) in &raw.plugins {
+        let mut key = String::from("sandbox.plugins");
+        push_key(&mut key, name);
+        let merged = merge(limits.get_ref(), defaults, &key, limits.span())?;
+        plugins.insert(name.clone(), (merged, at.position(limits.span(), key)));
+    }
+    Ok(SandboxConfig { defaults, plugins })
 }
 
 fn scrub(raw: RawScrub, at: &Locator<'_>) -> Result<ScrubConfig, ConfigError> {

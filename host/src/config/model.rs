@@ -5,6 +5,7 @@
 //! `Default` impls below. Sections that need checks after parsing (`server`,
 //! `upstreams`, `routes`) are read through `raw` and built by `lower`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -155,6 +156,36 @@ pub struct PoolConfig {
 impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig { idle_timeout: Duration::from_secs(60), max_idle_per_key: 32 }
+    }
+}
+
+/// `[sandbox]`: what one plugin instance may use, with per-plugin overrides
+/// (`[sandbox.plugins.NAME]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SandboxConfig {
+    pub defaults: PluginLimits,
+    /// Overrides by plugin name, already merged with the defaults; each keeps its position
+    /// for an unknown plugin name found at load.
+    pub plugins: BTreeMap<String, (PluginLimits, Position)>,
+}
+
+impl SandboxConfig {
+    pub fn limits(&self, plugin: &str) -> PluginLimits {
+        self.plugins.get(plugin).map_or(self.defaults, |(limits, _)| *limits)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// Longest one phase call may run; beyond it the call traps (then `on_error` applies).
+    pub cpu_deadline: Duration,
+    /// Linear memory one instance may grow to; growth beyond fails inside the guest.
+    pub memory: usize,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        PluginLimits { cpu_deadline: Duration::from_millis(100), memory: 64 * MIB as usize }
     }
 }
 

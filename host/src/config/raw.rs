@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::{Balance, Forwarding, Limits, OnError, PoolConfig, Timeouts};
+use super::units;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,8 +25,31 @@ pub(crate) struct RawConfig {
     pub scrub: RawScrub,
     #[serde(default)]
     pub pool: PoolConfig,
+    #[serde(default)]
+    pub sandbox: RawSandbox,
     pub upstreams: BTreeMap<String, RawUpstream>,
     pub routes: Spanned<Vec<RawRoute>>,
+}
+
+/// `[sandbox]` defaults and `[sandbox.plugins.NAME]` overrides; absent keys fall back.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [sandbox] table")]
+pub(crate) struct RawSandbox {
+    #[serde(default, deserialize_with = "units::some_duration")]
+    pub cpu_deadline: Option<std::time::Duration>,
+    #[serde(default, deserialize_with = "units::some_size")]
+    pub memory: Option<usize>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, Spanned<RawPluginLimits>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table such as { cpu_deadline = \"50ms\" }")]
+pub(crate) struct RawPluginLimits {
+    #[serde(default, deserialize_with = "units::some_duration")]
+    pub cpu_deadline: Option<std::time::Duration>,
+    #[serde(default, deserialize_with = "units::some_size")]
+    pub memory: Option<usize>,
 }
 
 #[derive(Default, Deserialize)]

@@ -85,6 +85,15 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Dur
     deserializer.deserialize_any(DurationVisitor)
 }
 
+/// For keys that fall back to another value when absent (`#[serde(default)]` gives `None`).
+pub(crate) fn some_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    duration(deserializer).map(Some)
+}
+
+pub(crate) fn some_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    size(deserializer).map(Some)
+}
+
 /// The `Via` pseudonym: `""` turns the header off. Checked here because the value is
 /// written into a header verbatim, so CR/LF or spaces would corrupt the request.
 pub(crate) fn via<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {

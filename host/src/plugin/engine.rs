@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
@@ -30,12 +31,32 @@ pub(crate) fn runtime() -> &'static Runtime {
         // Traps are reported by plugin and phase; DWARF-based frames would cost memory for
         // every module and are of no use to an operator.
         config.wasm_backtrace_details(WasmBacktraceDetails::Disable);
+        // CPU deadlines: compiled code checks an epoch counter at function entries and loop
+        // headers; one ticker thread advances it, so a call over its deadline traps.
+        config.epoch_interruption(true);
         // Failing here means the host cannot run on this CPU at all: nothing to recover.
         let engine = Engine::new(&config).expect("wasmtime engine with the default settings");
+        spawn_epoch_ticker(engine.clone());
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         Runtime { engine_tag: hasher.finish(), engine, compiled: Mutex::new(HashMap::new()) }
     })
+}
+
+/// How often the epoch advances: the granularity of CPU deadlines.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Advances the engine's epoch every `EPOCH_TICK` for the life of the process. If the
+/// thread cannot be started, deadlines never fire: said loudly, since plugins then run
+/// unbounded.
+fn spawn_epoch_ticker(engine: Engine) {
+    let ticker = std::thread::Builder::new().name("portcullis-epoch".into()).spawn(move || loop {
+        std::thread::sleep(EPOCH_TICK);
+        engine.increment_epoch();
+    });
+    if let Err(err) = ticker {
+        tracing::error!(error = %err, "cannot start the epoch ticker: plugin CPU deadlines are off");
+    }
 }
 
 impl Runtime {

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use wasmtime::component::Resource;
@@ -16,13 +17,15 @@ use super::host_api::{CallState, Target};
 use super::load::Checked;
 use super::vars::Vars;
 use super::{Decision, PhaseSet, PluginReply};
+use crate::config::PluginLimits;
 use crate::http1::{RequestHead, ResponseHead};
 
 /// Idle instances kept per plugin; more than this after a burst are dropped.
 const MAX_IDLE: usize = 64;
-/// Linear memory one instance may grow to; growth beyond fails inside the guest.
-const MEMORY_LIMIT: usize = 64 << 20;
 const TABLE_ELEMENTS_LIMIT: usize = 64 * 1024;
+/// Instantiation and `configure` (compiling a WAF's rules, say) may take longer than a
+/// request phase, but not forever.
+const LOAD_DEADLINE: Duration = Duration::from_secs(5);
 
 pub(crate) struct LoadedPlugin {
     pub name: Arc<str>,
@@ -34,6 +37,7 @@ pub(crate) struct LoadedPlugin {
     configs: Vec<String>,
     idle: Mutex<Vec<Instance>>,
     counters: Arc<Counters>,
+    limits: PluginLimits,
     /// Calls that trapped or failed; the instance involved was discarded.
     pub failures: AtomicU64,
 }
@@ -74,7 +78,7 @@ pub struct CallCtx<'a> {
 impl LoadedPlugin {
     /// Instantiates once to learn the phases and to run `configure` on every config, so a
     /// rejected config stops the load instead of failing the first request.
-    pub fn new(checked: Checked, configs: Vec<String>) -> Result<LoadedPlugin, LoadFailure> {
+    pub fn new(checked: Checked, configs: Vec<String>, limits: PluginLimits) -> Result<LoadedPlugin, LoadFailure> {
         let mut plugin = LoadedPlugin {
             name: Arc::from(checked.name.as_str()),
             file: checked.file,
@@ -84,6 +88,7 @@ impl LoadedPlugin {
             configs,
             idle: Mutex::new(Vec::new()),
             counters: Arc::new(Counters::default()),
+            limits,
             failures: AtomicU64::new(0),
         };
         let mut first = plugin.instantiate()?;
@@ -103,10 +108,14 @@ impl LoadedPlugin {
             vars: Vars::default(),
             counters: self.counters.clone(),
             // Tables live in host memory: bound them too (a Rust guest needs a few hundred).
-            limits: StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).table_elements(TABLE_ELEMENTS_LIMIT).build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory)
+                .table_elements(TABLE_ELEMENTS_LIMIT)
+                .build(),
         };
         let mut store = Store::new(&runtime().engine, state);
         store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(ticks(LOAD_DEADLINE));
         let exports = self.pre.instantiate(&mut store).map_err(|e| LoadFailure::Trap(e.to_string()))?;
         let mut handles = Vec::with_capacity(self.configs.len());
         let mut interest = Vec::new();
@@ -176,7 +185,9 @@ impl LoadedPlugin {
         state.vars = std::mem::take(ctx.vars);
         state.resp = resp.as_deref_mut().map(std::mem::take);
 
-        let result = call(&instance.exports, &mut instance.store, handle, &instance.prefetch);
+        instance.store.set_epoch_deadline(ticks(self.limits.cpu_deadline));
+        let result =
+            call(&instance.exports, &mut instance.store, handle, &instance.prefetch).map_err(|err| self.explain(err));
 
         let state = instance.store.data_mut();
         *ctx.req = state.req.take().unwrap_or_default();
@@ -241,6 +252,24 @@ impl LoadedPlugin {
     pub fn on_log(&self, config: usize, ctx: &mut CallCtx<'_>, summary: &wit::LogSummary) -> Result<()> {
         self.call(config, ctx, None, |exports, store, handle, _| exports.call_on_log(store, handle, summary))
     }
+}
+
+impl LoadedPlugin {
+    /// Names the limit a trap came from, when it came from one.
+    fn explain(&self, err: wasmtime::Error) -> wasmtime::Error {
+        match err.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => {
+                err.context(format!("exceeded its CPU deadline of {:?}", self.limits.cpu_deadline))
+            }
+            _ => err,
+        }
+    }
+}
+
+/// Epoch ticks covering `deadline`, rounded up, plus the tick already under way.
+fn ticks(deadline: Duration) -> u64 {
+    let tick = super::engine::EPOCH_TICK.as_nanos().max(1);
+    u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).saturating_add(1)
 }
 
 /// Packs the first value of each name into `out` (reused from the last call).

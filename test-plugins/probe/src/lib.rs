@@ -38,6 +38,12 @@ pub struct Probe {
     /// on-log counts requests in the shared counter `logged`; on-request reports the count so
     /// far as the request header `x-logged`.
     count_logs: bool,
+    /// on-request burns this many milliseconds of CPU (a slow WAF rule).
+    spin_ms: Option<u64>,
+    /// on-request never returns.
+    forever: bool,
+    /// on-request allocates and touches this many MiB.
+    hog_mib: Option<usize>,
 }
 
 impl Probe {
@@ -66,6 +72,20 @@ impl Plugin for Probe {
 
     fn on_request(&self, req: &Request) -> Decision {
         self.maybe_fail("on-request", req);
+        if let Some(ms) = self.spin_ms {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_millis(ms) {
+                std::hint::spin_loop();
+            }
+        }
+        if self.forever {
+            #[allow(clippy::empty_loop)]
+            loop {}
+        }
+        if let Some(mib) = self.hog_mib {
+            let hog = vec![1u8; mib << 20];
+            req.set_header("x-hog", hog.iter().map(|&b| usize::from(b)).sum::<usize>().to_string());
+        }
         if let Some(tag) = &self.tag {
             req.append_header("x-chain", tag);
         }
