@@ -16,6 +16,8 @@
 
 extern crate alloc;
 
+pub mod rules;
+
 use alloc::vec::Vec;
 
 const ABSENT: u32 = u32::MAX;

@@ -23,12 +23,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use portcullis_abi::rules;
 
 use crate::config::{Config, ConfigError};
 
 pub use chain::Chain;
 pub use chain::{LogSummary, Outcome};
-pub(crate) use host_api::GATEWAY_OWNED;
 pub use instance::CallCtx;
 use instance::{LoadFailure, LoadedPlugin};
 pub use load::PluginFileError;
@@ -121,10 +121,10 @@ impl PluginReply {
             return Some(format!("replied with status {}, outside 200..=999", self.status));
         }
         for (name, value) in &self.headers {
-            if name.is_empty() || !name.bytes().all(crate::http1::framing::is_tchar) {
+            if !rules::valid_name(name.as_bytes()) {
                 return Some(format!("replied with an invalid header name {name:?}"));
             }
-            if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+            if !rules::valid_value(value) {
                 return Some(format!("replied with a control character in the value of `{name}`"));
             }
         }

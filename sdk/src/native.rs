@@ -5,6 +5,8 @@
 
 use std::cell::RefCell;
 
+use portcullis_abi::rules;
+
 /// Header fields with the gateway's case-insensitive semantics.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Fields(pub(crate) Vec<(String, Vec<u8>)>);
@@ -48,40 +50,22 @@ impl Fields {
     }
 }
 
-/// As in the gateway (`host/src/plugin/host_api.rs`).
-const GATEWAY_OWNED: &[&str] = &[
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "upgrade",
-    "te",
-    "trailer",
-    "keep-alive",
-    "proxy-connection",
-];
-const MAX_VALUE_BYTES: usize = 16 * 1024;
-const MAX_NAME_BYTES: usize = 256;
-
+/// The gateway's rules (`portcullis_abi::rules`), as panics where it would trap.
 fn check_name(name: &str) {
-    let token = !name.is_empty()
-        && name.len() <= MAX_NAME_BYTES
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    assert!(token, "invalid header name {name:?} (the gateway would trap)");
-    assert!(
-        !GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)),
-        "`{name}` belongs to the gateway (it would trap)"
-    );
+    assert!(rules::valid_name(name.as_bytes()), "invalid header name {name:?} (the gateway would trap)");
+    assert!(!rules::gateway_owned(name.as_bytes()), "`{name}` belongs to the gateway (it would trap)");
 }
 
 fn check_field(name: &str, value: &[u8]) {
     check_name(name);
     assert!(
-        !value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f),
+        rules::valid_value(value),
         "header value of `{name}` contains a control character (the gateway would trap)"
     );
     assert!(
-        value.len() <= MAX_VALUE_BYTES,
-        "header value of `{name}` exceeds {MAX_VALUE_BYTES} bytes (the gateway would trap)"
+        value.len() <= rules::MAX_VALUE_BYTES,
+        "header value of `{name}` exceeds {} bytes (the gateway would trap)",
+        rules::MAX_VALUE_BYTES
     );
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use portcullis_abi::rules::{self, MAX_FIELDS, MAX_VALUE_BYTES};
 use portcullis_abi::Edit;
 use wasmtime::component::Resource;
 use wasmtime::{bail, Result};
@@ -16,7 +17,6 @@ use wasmtime::{bail, Result};
 use super::bindings::portcullis::gateway::{host, http, types};
 use super::counters::Counters;
 use super::vars::Vars;
-use crate::http1::framing::is_tchar;
 use crate::http1::{Headers, RequestHead, ResponseHead};
 
 /// The type behind `borrow<request>` handles. Carries nothing: the request lives in
@@ -53,36 +53,19 @@ impl CallState {
     }
 }
 
-/// Fields that frame the message or manage the connection: only the gateway sets them, or a
-/// plugin could smuggle a second request past the origin. (Plugin replies drop them too.)
-pub(crate) const GATEWAY_OWNED: &[&str] = &[
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "upgrade",
-    "te",
-    "trailer",
-    "keep-alive",
-    "proxy-connection",
-];
-
-/// Limits on what a guest may add, so a buggy plugin cannot make a head unbounded: the
-/// value and name sizes, and the field count a head may grow to.
-const MAX_VALUE_BYTES: usize = 16 * 1024;
-const MAX_NAME_BYTES: usize = 256;
-const MAX_FIELDS: usize = 512;
 /// Packed edits larger than this are copied out field by field rather than sliced, so a
 /// huge edit list cannot stay alive through a few small fields.
 const SLICE_EDITS_BELOW: usize = 16 * 1024;
+/// A plugin's `set-path-and-query` may not make the request line unbounded.
 const MAX_TARGET_BYTES: usize = 16 * 1024;
 
 /// The name as text once it is known to be a token a plugin may touch.
 fn checked_name<'a>(name: &'a [u8], op: &str) -> Result<&'a str> {
     let text = match std::str::from_utf8(name) {
-        Ok(text) if !text.is_empty() && name.len() <= MAX_NAME_BYTES && name.iter().copied().all(is_tchar) => text,
+        Ok(text) if rules::valid_name(name) => text,
         _ => bail!("{op}: invalid header name {:?}", String::from_utf8_lossy(name)),
     };
-    if GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(text)) {
+    if rules::gateway_owned(name) {
         bail!("{op}({text:?}): framing and connection headers belong to the gateway");
     }
     Ok(text)
@@ -92,8 +75,7 @@ fn checked_value(name: &str, value: &[u8], op: &str) -> Result<()> {
     if value.len() > MAX_VALUE_BYTES {
         bail!("{op}({name:?}): value of {} bytes exceeds {MAX_VALUE_BYTES}", value.len());
     }
-    // What our own parser accepts from a client: no control characters but HTAB.
-    if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+    if !rules::valid_value(value) {
         bail!("{op}({name:?}): value contains a control character (CR, LF, NUL, …)");
     }
     Ok(())

@@ -9,14 +9,14 @@ use super::io::Conn;
 use super::Proxy;
 use crate::http1::response::canonical_reason;
 use crate::http1::{render, BodyKind, ResponseHead};
-use crate::plugin::{PluginReply, GATEWAY_OWNED};
+use crate::plugin::PluginReply;
 
 /// The response head for a reply the chain has checked (`PluginReply::problem`).
 fn head(reply: &PluginReply) -> ResponseHead {
     let mut head = ResponseHead::new(reply.status, canonical_reason(reply.status));
     for (name, value) in &reply.headers {
         // We frame the body and decide the connection's fate; a reply cannot.
-        if !GATEWAY_OWNED.iter().any(|owned| owned.eq_ignore_ascii_case(name)) {
+        if !portcullis_abi::rules::gateway_owned(name.as_bytes()) {
             head.headers.append(Bytes::from(name.clone()), Bytes::from(value.clone()));
         }
     }
