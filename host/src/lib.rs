@@ -12,6 +12,7 @@ pub mod http1;
 pub mod plugin;
 pub mod pool;
 pub mod proxy;
+mod reload;
 pub mod route;
 pub mod server;
 pub mod upstream;

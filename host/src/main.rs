@@ -43,9 +43,7 @@ fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config } => {
-            portcullis::Config::load(&config).map_err(anyhow::Error::from).and_then(portcullis::run)
-        }
+        Command::Run { config } => portcullis::run(&config),
         Command::Check { config } => {
             portcullis::check(&config).map(|summary| println!("{}: ok{summary}", config.display()))
         }

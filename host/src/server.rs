@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -14,9 +15,13 @@ use crate::config::Config;
 use crate::pool::PoolStats;
 use crate::proxy::{reject_overloaded, serve, Proxy};
 
+/// The snapshot every new request starts on; a reload swaps in a whole new one, and
+/// requests in flight finish on the one they started with.
+pub(crate) type Current = Arc<ArcSwap<Proxy>>;
+
 /// A running gateway inside the current tokio runtime.
 pub struct Gateway {
-    proxy: Arc<Proxy>,
+    current: Current,
     addrs: Vec<SocketAddr>,
     accept_tasks: Vec<JoinHandle<()>>,
 }
@@ -25,7 +30,7 @@ impl Gateway {
     /// Binds every listener and starts accepting. Fails (naming the address) if any bind fails.
     pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         // Plugins first: a config that fails to load must not leave a port open meanwhile.
-        let proxy = Arc::new(Proxy::build(config)?);
+        let proxy = Proxy::build(config)?;
         let config = proxy.config();
         let listeners = config
             .server
@@ -35,13 +40,31 @@ impl Gateway {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let limits = Arc::new(ConnectionLimits::new(config.server.max_connections));
         proxy.pool.spawn_reaper();
+        let current: Current = Arc::new(ArcSwap::from_pointee(proxy));
         let mut addrs = Vec::with_capacity(listeners.len());
         let mut accept_tasks = Vec::with_capacity(listeners.len());
         for listener in listeners {
             addrs.push(listener.local_addr()?);
-            accept_tasks.push(tokio::spawn(accept_loop(listener, proxy.clone(), limits.clone())));
+            accept_tasks.push(tokio::spawn(accept_loop(listener, current.clone(), limits.clone())));
         }
-        Ok(Gateway { proxy, addrs, accept_tasks })
+        Ok(Gateway { current, addrs, accept_tasks })
+    }
+
+    /// Builds a whole new snapshot from `config` — routes, compiled (or cached) plugins,
+    /// configured instances — off the request path, then swaps it in. On any error the
+    /// running snapshot stays and the error says why. Listeners and the connection pool
+    /// carry over; changing `server.listen` needs a restart.
+    pub async fn reload(&self, config: Config) -> anyhow::Result<()> {
+        let running = self.current.load_full();
+        if config.server.listen != running.config().server.listen {
+            anyhow::bail!("`server.listen` cannot change on reload; restart the gateway to listen elsewhere");
+        }
+        let pool = running.pool.clone();
+        let next = tokio::task::spawn_blocking(move || Proxy::rebuild(config, pool))
+            .await
+            .context("the reload task failed")??;
+        self.current.store(Arc::new(next));
+        Ok(())
     }
 
     /// The bound addresses, in `server.listen` order (useful with port 0).
@@ -49,8 +72,13 @@ impl Gateway {
         &self.addrs
     }
 
+    /// The running snapshot (its config, plugins, pool).
+    pub fn snapshot(&self) -> Arc<Proxy> {
+        self.current.load_full()
+    }
+
     pub fn pool_stats(&self) -> PoolStats {
-        self.proxy.pool_stats()
+        self.current.load().pool_stats()
     }
 
     /// Stops accepting; connections in flight keep running for as long as the runtime does.
@@ -107,7 +135,7 @@ impl ConnectionLimits {
     }
 }
 
-async fn accept_loop(listener: TcpListener, proxy: Arc<Proxy>, limits: Arc<ConnectionLimits>) {
+async fn accept_loop(listener: TcpListener, current: Current, limits: Arc<ConnectionLimits>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -119,14 +147,14 @@ async fn accept_loop(listener: TcpListener, proxy: Arc<Proxy>, limits: Arc<Conne
             }
         };
         if let Ok(permit) = limits.served.clone().try_acquire_owned() {
-            let proxy = proxy.clone();
+            let current = current.clone();
             tokio::spawn(async move {
-                serve(proxy, stream, peer).await;
+                serve(current, stream, peer).await;
                 drop(permit);
             });
         } else if let Ok(permit) = limits.refusals.clone().try_acquire_owned() {
             tracing::warn!(%peer, "max_connections reached; answering 503");
-            let proxy = proxy.clone();
+            let proxy = current.load_full();
             tokio::spawn(async move {
                 reject_overloaded(proxy, stream).await;
                 drop(permit);
@@ -140,14 +168,21 @@ async fn accept_loop(listener: TcpListener, proxy: Arc<Proxy>, limits: Arc<Conne
 /// Runs the gateway until SIGINT or SIGTERM, on a runtime with `server.workers` threads.
 /// On the signal it stops accepting and returns, which ends connections still in flight:
 /// draining them up to a deadline is the graceful shutdown still to come (issue 9).
-pub fn run(config: Config) -> anyhow::Result<()> {
+///
+/// Meanwhile it reloads (see `reload`) on SIGHUP and when the config file or a plugin file
+/// changes.
+pub fn run(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
     runtime(&config)?.block_on(async {
         let gateway = Gateway::start(config).await?;
         for addr in gateway.local_addrs() {
             // Scripts and tests read this line to learn the bound port.
             println!("portcullis listening on http://{addr}");
         }
-        wait_for_shutdown_signal().await;
+        tokio::select! {
+            () = wait_for_shutdown_signal() => {}
+            () = crate::reload::on_change(&gateway, path) => {}
+        }
         gateway.stop_accepting();
         Ok(())
     })

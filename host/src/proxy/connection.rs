@@ -15,22 +15,26 @@ use super::Proxy;
 use crate::error::{error_response, ProxyError};
 use crate::http1::{RequestHead, RequestParser};
 
-pub(crate) async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
+pub(crate) async fn serve(current: crate::server::Current, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let mut client = Conn::new(stream);
-    let mut parser = RequestParser::new(proxy.head_limits);
+    let mut parser = RequestParser::new(current.load().head_limits);
     let mut first = true;
     let client_ip = bytes::Bytes::from(peer.ip().to_string());
     loop {
-        let head = match read_head(&proxy, &mut client, &mut parser, first).await {
+        let waiting = current.load_full();
+        let head = match read_head(&waiting, &mut client, &mut parser, first).await {
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(err) => {
                 tracing::debug!(%peer, error = %err, "refusing request head");
-                return respond_and_close(&proxy, &mut client, &err).await;
+                return respond_and_close(&waiting, &mut client, &err).await;
             }
         };
         first = false;
+        // The request begins now, on the snapshot current now, and ends on it: a reload
+        // changes the next request, never one half-way through.
+        let proxy = current.load_full();
         match exchange(&proxy, &mut client, &client_ip, head).await {
             Ok(After::KeepAlive) => continue,
             Ok(After::Close) => return,

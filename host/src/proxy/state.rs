@@ -35,11 +35,19 @@ impl Proxy {
     /// Loads the config's plugins and builds the shared state.
     pub fn build(config: Config) -> Result<Proxy, LoadError> {
         let plugins = Plugins::load(&config)?;
-        Ok(Proxy::new(config, plugins))
+        let pool = Arc::new(Pool::new(&config.pool));
+        Ok(Proxy::new(config, plugins, pool))
+    }
+
+    /// The next snapshot after a reload: a new config and plugins, the same connection pool
+    /// (idle origin connections stay useful; `[pool]` settings apply from a restart).
+    pub fn rebuild(config: Config, pool: Arc<Pool>) -> Result<Proxy, LoadError> {
+        let plugins = Plugins::load(&config)?;
+        Ok(Proxy::new(config, plugins, pool))
     }
 
     /// Builds the shared state. The config is already validated, so every route's upstream exists.
-    pub fn new(config: Config, plugins: Plugins) -> Proxy {
+    pub fn new(config: Config, plugins: Plugins, pool: Arc<Pool>) -> Proxy {
         let upstreams: Vec<Upstream> = config.upstreams.iter().map(|(name, cfg)| Upstream::new(name, cfg)).collect();
         let by_name: HashMap<&str, usize> =
             config.upstreams.keys().enumerate().map(|(i, name)| (name.as_str(), i)).collect();
@@ -49,7 +57,7 @@ impl Proxy {
             router: Router::new(&config.routes),
             upstreams,
             route_upstream,
-            pool: Arc::new(Pool::new(&config.pool)),
+            pool,
             head_limits: HeadLimits {
                 max_headers: config.limits.max_headers,
                 max_head_bytes: config.limits.max_head_bytes,

@@ -100,7 +100,7 @@ pub fn binary() -> std::process::Command {
 pub struct GatewayProcess {
     child: std::process::Child,
     pub addr: SocketAddr,
-    _config: TempFile,
+    config: TempFile,
 }
 
 impl GatewayProcess {
@@ -129,7 +129,7 @@ impl GatewayProcess {
                 }
             }
         });
-        let mut process = GatewayProcess { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), _config: config };
+        let mut process = GatewayProcess { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), config };
         let line = rx.recv_timeout(std::time::Duration::from_secs(30));
         let line = line.unwrap_or_else(|e| {
             panic!("gateway printed no listening line ({e}); exit status {:?}", process.child.try_wait())
@@ -140,6 +140,11 @@ impl GatewayProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The config file it runs with (rewrite it to test reloads).
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config.path
     }
 
     /// Peak resident set size so far (`VmHWM`), in bytes.
