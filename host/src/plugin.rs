@@ -47,6 +47,9 @@ pub enum Phase {
 }
 
 impl Phase {
+    pub const ALL: [Phase; 5] =
+        [Phase::OnRequest, Phase::SelectUpstream, Phase::OnUpstreamRequest, Phase::OnResponse, Phase::OnLog];
+
     pub fn name(self) -> &'static str {
         match self {
             Phase::OnRequest => "on-request",
@@ -85,11 +88,11 @@ impl PhaseSet {
     }
 
     pub fn names(self) -> Vec<&'static str> {
-        [Phase::OnRequest, Phase::SelectUpstream, Phase::OnUpstreamRequest, Phase::OnResponse, Phase::OnLog]
-            .into_iter()
-            .filter(|p| self.contains(*p))
-            .map(Phase::name)
-            .collect()
+        Phase::ALL.into_iter().filter(|p| self.contains(*p)).map(Phase::name).collect()
+    }
+
+    pub fn union(self, other: PhaseSet) -> PhaseSet {
+        PhaseSet(self.0 | other.0)
     }
 }
 
@@ -223,21 +226,7 @@ impl Plugins {
                         Some(link)
                     })
                     .collect();
-                let phases = links
-                    .iter()
-                    .flat_map(|l| {
-                        let set = l.plugin.phases;
-                        [
-                            Phase::OnRequest,
-                            Phase::SelectUpstream,
-                            Phase::OnUpstreamRequest,
-                            Phase::OnResponse,
-                            Phase::OnLog,
-                        ]
-                        .into_iter()
-                        .filter(move |p| set.contains(*p))
-                    })
-                    .collect();
+                let phases = links.iter().fold(PhaseSet::default(), |set, l| set.union(l.plugin.phases));
                 Chain { links, phases, route: Arc::from(route.name.as_str()) }
             })
             .collect();

@@ -2,6 +2,7 @@
 //! applying each plugin's `on_error` policy. Reads like the phase chart: the request path
 //! calls one method per phase.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use wasmtime::Result;
@@ -46,8 +47,9 @@ impl Chain {
         self.links.iter().filter(move |link| link.plugin.phases.contains(phase))
     }
 
-    /// Applies `link`'s failure policy: `Ok` skips the plugin (fail-open).
+    /// Counts the failure and applies `link`'s policy: `Ok` skips the plugin (fail-open).
     fn failed(&self, link: &Link, phase: Phase, err: wasmtime::Error) -> Result<(), ProxyError> {
+        link.plugin.failures.fetch_add(1, Ordering::Relaxed);
         let plugin = &*link.plugin.name;
         let route = &*self.route;
         match link.on_error {
@@ -71,7 +73,6 @@ impl Chain {
                 Ok(Decision::Reply(reply)) => match reply.problem() {
                     None => return Ok(Some(reply)),
                     Some(problem) => {
-                        link.plugin.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         self.failed(link, phase, wasmtime::format_err!("{problem}"))?;
                     }
                 },
@@ -101,7 +102,6 @@ impl Chain {
                     if let Some(upstream) = resolve(&name) {
                         return Ok(Some(upstream));
                     }
-                    link.plugin.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let err = wasmtime::format_err!("selected upstream `{name}`, which is not configured");
                     self.failed(link, Phase::SelectUpstream, err)?;
                 }
@@ -138,6 +138,7 @@ impl Chain {
         };
         for link in self.links(Phase::OnLog) {
             if let Err(err) = link.plugin.on_log(link.config, ctx, &summary) {
+                link.plugin.failures.fetch_add(1, Ordering::Relaxed);
                 let (plugin, route) = (&*link.plugin.name, &*self.route);
                 tracing::warn!(plugin, route, phase = "on-log", error = %format!("{err:#}"), "plugin failed");
             }

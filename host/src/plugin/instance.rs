@@ -1,7 +1,7 @@
 //! One loaded plugin: its instantiation recipe, its configs, and a pool of ready instances
 //! that phase calls check out (any worker thread may take any instance) and put back.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,7 +38,8 @@ pub(crate) struct LoadedPlugin {
     idle: Mutex<Vec<Instance>>,
     counters: Arc<Counters>,
     limits: PluginLimits,
-    /// Calls that trapped or failed; the instance involved was discarded.
+    /// Calls that failed (a trap, a broken rule, an unusable result); counted by the chain,
+    /// which handles every failure.
     pub failures: AtomicU64,
 }
 
@@ -195,16 +196,11 @@ impl LoadedPlugin {
         if let Some(resp) = resp {
             *resp = state.resp.take().unwrap_or_default();
         }
-        match result {
-            Ok(value) => {
-                self.checkin(instance);
-                Ok(value)
-            }
-            Err(err) => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                Err(err)
-            }
+        // A failed instance is dropped here instead: its memory may be in any state.
+        if result.is_ok() {
+            self.checkin(instance);
         }
+        result
     }
 
     pub fn on_request(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Decision> {
@@ -222,10 +218,7 @@ impl LoadedPlugin {
 
     /// Applies the edits a phase returned; a rule broken there fails the call like a trap.
     fn applied(&self, outcome: wit::Outcome, target: Target<'_>) -> Result<Decision> {
-        if let Err(err) = super::host_api::apply_edits(target, outcome.edits) {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-            return Err(err);
-        }
+        super::host_api::apply_edits(target, outcome.edits)?;
         Ok(Decision::from(outcome.decision))
     }
 

@@ -49,10 +49,10 @@ impl Proxy {
     /// Builds the shared state. The config is already validated, so every route's upstream exists.
     pub fn new(config: Config, plugins: Plugins, pool: Arc<Pool>) -> Proxy {
         let upstreams: Vec<Upstream> = config.upstreams.iter().map(|(name, cfg)| Upstream::new(name, cfg)).collect();
-        let by_name: HashMap<&str, usize> =
-            config.upstreams.keys().enumerate().map(|(i, name)| (name.as_str(), i)).collect();
+        let upstream_by_name: HashMap<String, usize> =
+            config.upstreams.keys().enumerate().map(|(i, name)| (name.clone(), i)).collect();
         let route_upstream =
-            config.routes.iter().map(|r| by_name.get(r.upstream.as_str()).copied().unwrap_or(0)).collect();
+            config.routes.iter().map(|r| upstream_by_name.get(&r.upstream).copied().unwrap_or(0)).collect();
         Proxy {
             router: Router::new(&config.routes),
             upstreams,
@@ -66,7 +66,7 @@ impl Proxy {
             fields: ForwardingFields::new(&config.forwarding),
             scrub: Scrubber::new(&config.scrub),
             plugins,
-            upstream_by_name: config.upstreams.keys().enumerate().map(|(i, name)| (name.clone(), i)).collect(),
+            upstream_by_name,
             no_plugins: Chain::default(),
             config,
         }
@@ -79,10 +79,6 @@ impl Proxy {
     /// The plugin chain of `config.routes[route]`.
     pub(crate) fn chain(&self, route: usize) -> &Chain {
         self.plugins.chain(route).unwrap_or(&self.no_plugins)
-    }
-
-    pub fn plugins(&self) -> &Plugins {
-        &self.plugins
     }
 
     pub fn config(&self) -> &Config {

@@ -77,9 +77,9 @@ pub(crate) const RULES: &[Builtin] = &[
     ),
     rule("xss-script", PQ, r"<[\s/]*script\b"),
     rule("xss-javascript-uri", PQ, r"\b(?:java|vb)script\s*:"),
-    // An event handler attribute: it follows whitespace (or a raw `+`), a quote, `/` (`<svg/onload=`)
-    // or `;`, so a
-    // query parameter named `onload` (`?onload=1`, `&onerror=x`) is not one.
+    // An event handler attribute: it follows whitespace (or a raw `+`), a quote, `/`
+    // (`<svg/onload=`) or `;`, so a query parameter named `onload` (`?onload=1`,
+    // `&onerror=x`) is not one.
     rule(
         "xss-event-handler",
         PQ,
