@@ -4,6 +4,10 @@
 //! - `bare`: a call that touches nothing (the floor),
 //! - `touch`: read 2 headers and set 1 (the no-copy contract),
 //! - `chain3`: three `touch` configs on one route,
+//! - `touch-blocking`: `touch` called without cooperative yields (`cooperative = false`):
+//!   what the fiber of a yield-capable call costs,
+//! - `touch-per-request`: `touch` with `isolation = "per-request"`: a fresh instance (from
+//!   the pooling allocator, copy-on-write memory) configured anew for every call,
 //! - `copy`: the same job in the design portcullis avoids — every header copied into the
 //!   guest per call and edits copied back (`test-plugins/touch-copy`),
 //!
@@ -30,6 +34,10 @@ fn request(n: usize) -> RequestHead {
 
 /// The plugins of one route, loaded exactly as the gateway loads them.
 fn chain_of(built: &plugins::BuiltPlugins, plugins: &str) -> Plugins {
+    chain_with(built, plugins, "")
+}
+
+fn chain_with(built: &plugins::BuiltPlugins, plugins: &str, sandbox: &str) -> Plugins {
     // A directory of its own: the test-plugin directory also holds components made to be refused.
     let dir = plugins::workspace_root().join("target").join("bench-plugins");
     std::fs::create_dir_all(&dir).unwrap();
@@ -38,7 +46,7 @@ fn chain_of(built: &plugins::BuiltPlugins, plugins: &str) -> Plugins {
     }
     let toml = format!(
         "[server]\nlisten = [\"127.0.0.1:0\"]\nplugin_dir = {:?}\n[upstreams.app]\nendpoints = [\"127.0.0.1:9\"]\n\
-         [[routes]]\nupstream = \"app\"\nplugins = [{plugins}]\n",
+         [[routes]]\nupstream = \"app\"\nplugins = [{plugins}]\n[sandbox]\n{sandbox}\n",
         dir
     );
     Plugins::load(&Config::from_toml_str(&toml, "bench.toml").unwrap()).unwrap()
@@ -49,6 +57,8 @@ fn bench(c: &mut Criterion) {
     let cases = [
         ("bare", chain_of(&built, r#"{ name = "probe" }"#)),
         ("touch", chain_of(&built, TOUCH)),
+        ("touch-blocking", chain_with(&built, TOUCH, "cooperative = false")),
+        ("touch-per-request", chain_with(&built, TOUCH, "isolation = \"per-request\"")),
         ("chain3", chain_of(&built, &[TOUCH, TOUCH, TOUCH].join(", "))),
         ("set1", chain_of(&built, r#"{ name = "touch", config = { read = [], set = "x-seen" } }"#)),
         ("read1set1", chain_of(&built, r#"{ name = "touch", config = { read = ["accept"], set = "x-seen" } }"#)),
@@ -65,7 +75,7 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     let mut ctx =
                         CallCtx { route: chain.route(), req: &mut req, client_ip: &client_ip, vars: &mut vars };
-                    chain.on_request(&mut ctx).unwrap()
+                    now(chain.on_request(&mut ctx)).unwrap()
                 })
             });
         }
@@ -74,6 +84,18 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("copy", n), |b| b.iter(|| copy.on_request(&mut req)));
     }
     group.finish();
+}
+
+/// Polls a phase to completion on this thread. A call yields only at an epoch tick, and then
+/// is ready to go on at once.
+fn now<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
 }
 
 /// The copy-all design on the same engine settings: the host lowers every header into the

@@ -19,8 +19,8 @@ use std::path::Path;
 
 pub use error::{ConfigError, Position};
 pub use model::{
-    Balance, Forwarding, Limits, OnError, PluginLimits, PluginRef, PoolConfig, RouteConfig, SandboxConfig, ScrubConfig,
-    ServerConfig, Timeouts, UpstreamConfig, XffMode,
+    Balance, Forwarding, Isolation, Limits, OnError, PluginRef, PluginSandbox, PoolConfig, RouteConfig, SandboxConfig,
+    ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode, PER_REQUEST_MAX_MEMORY,
 };
 pub use units::{parse_duration, parse_size};
 

@@ -14,6 +14,7 @@ pub mod pool;
 pub mod proxy;
 mod reload;
 pub mod route;
+mod sched;
 pub mod server;
 pub mod upstream;
 

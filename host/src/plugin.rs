@@ -11,9 +11,11 @@
 mod bindings;
 mod chain;
 mod counters;
+mod dispatch;
 mod engine;
 mod host_api;
 mod instance;
+mod lane;
 mod load;
 mod vars;
 mod wasi;
@@ -171,7 +173,9 @@ impl Plugins {
         let mut checked = BTreeMap::new();
         if let Some(dir) = &config.server.plugin_dir {
             for file in load::plugin_files(dir)? {
-                let plugin = load::check(&file, cache_dir.as_deref())?;
+                let name = load::plugin_name(&file)?;
+                let isolation = config.sandbox.for_plugin(&name).isolation;
+                let plugin = load::check(&file, name, isolation, cache_dir.as_deref())?;
                 checked.insert(plugin.name.clone(), plugin);
             }
         }
@@ -198,7 +202,7 @@ impl Plugins {
             let entries = configs.remove(name.as_str()).unwrap_or_default();
             let file = plugin.file.clone();
             let jsons = entries.iter().map(|e| e.config_json.clone()).collect();
-            let limits = config.sandbox.limits(&name);
+            let limits = config.sandbox.for_plugin(&name);
             let loaded = LoadedPlugin::new(plugin, jsons, limits).map_err(|failure| match failure {
                 LoadFailure::Rejected(r) => LoadError::Config(
                     entries[r.config].at.error(format!("plugin `{name}` rejected its config: {}", r.message)),

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::config::{
-    Balance, Config, Forwarding, Limits, PluginLimits, PoolConfig, RouteConfig, SandboxConfig, ScrubConfig,
+    Balance, Config, Forwarding, Isolation, Limits, PluginSandbox, PoolConfig, RouteConfig, SandboxConfig, ScrubConfig,
     ServerConfig, Timeouts, UpstreamConfig, XffMode,
 };
 use portcullis_scrub::Pattern;
@@ -338,7 +338,12 @@ fn full_config_sets_every_key() {
         },
         pool: PoolConfig { idle_timeout: Duration::from_secs(30), max_idle_per_key: 0 },
         sandbox: SandboxConfig {
-            defaults: PluginLimits { cpu_deadline: Duration::from_millis(50), memory: 32 << 20 },
+            defaults: PluginSandbox {
+                cpu_deadline: Duration::from_millis(50),
+                memory: 32 << 20,
+                cooperative: false,
+                isolation: Isolation::PerRequest,
+            },
             plugins: BTreeMap::new(),
         },
         upstreams: BTreeMap::from([

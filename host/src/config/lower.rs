@@ -7,9 +7,9 @@ use toml::Spanned;
 
 use super::check;
 use super::locate::{push_key, Locator};
-use super::model::{PluginLimits, SandboxConfig};
+use super::model::{Isolation, PluginSandbox, SandboxConfig, PER_REQUEST_MAX_MEMORY};
 use super::model::{PluginRef, RouteConfig, ScrubConfig, ServerConfig, UpstreamConfig};
-use super::raw::{RawConfig, RawPluginLimits, RawPluginRef, RawRoute, RawSandbox, RawScrub, RawServer, RawUpstream};
+use super::raw::{RawConfig, RawPluginRef, RawPluginSandbox, RawRoute, RawSandbox, RawScrub, RawServer, RawUpstream};
 use super::{Config, ConfigError};
 
 pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigError> {
@@ -44,11 +44,13 @@ pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigEr
 }
 
 fn sandbox(raw: RawSandbox, at: &Locator<'_>) -> Result<SandboxConfig, ConfigError> {
-    let fallback = PluginLimits::default();
-    let merge = |limits: &RawPluginLimits, base: PluginLimits, key: &str, span| {
-        let merged = PluginLimits {
+    let fallback = PluginSandbox::default();
+    let merge = |limits: &RawPluginSandbox, base: PluginSandbox, key: &str, span| {
+        let merged = PluginSandbox {
             cpu_deadline: limits.cpu_deadline.unwrap_or(base.cpu_deadline),
             memory: limits.memory.unwrap_or(base.memory),
+            cooperative: limits.cooperative.unwrap_or(base.cooperative),
+            isolation: limits.isolation.unwrap_or(base.isolation),
         };
         // A deadline under a millisecond is below the epoch tick: it would trap at random.
         if merged.cpu_deadline < std::time::Duration::from_millis(1) {
@@ -57,9 +59,21 @@ fn sandbox(raw: RawSandbox, at: &Locator<'_>) -> Result<SandboxConfig, ConfigErr
         if merged.memory < 1 << 20 {
             return Err(at.at(span, format!("{key}.memory"), "must be at least 1MiB (a Rust plugin needs more)"));
         }
+        if merged.isolation == Isolation::PerRequest && merged.memory > PER_REQUEST_MAX_MEMORY {
+            return Err(at.at(
+                span,
+                format!("{key}.memory"),
+                "must be at most 256MiB with `isolation = \"per-request\"` (the size of its reserved slots)",
+            ));
+        }
         Ok(merged)
     };
-    let top = RawPluginLimits { cpu_deadline: raw.cpu_deadline, memory: raw.memory };
+    let top = RawPluginSandbox {
+        cpu_deadline: raw.cpu_deadline,
+        memory: raw.memory,
+        cooperative: raw.cooperative,
+        isolation: raw.isolation,
+    };
     let defaults = merge(&top, fallback, "sandbox", 0..0)?;
     let mut plugins = BTreeMap::new();
     for (name, limits) in &raw.plugins {

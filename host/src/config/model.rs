@@ -163,30 +163,55 @@ impl Default for PoolConfig {
 /// (`[sandbox.plugins.NAME]`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SandboxConfig {
-    pub defaults: PluginLimits,
+    pub defaults: PluginSandbox,
     /// Overrides by plugin name, already merged with the defaults; each keeps its position
     /// for an unknown plugin name found at load.
-    pub plugins: BTreeMap<String, (PluginLimits, Position)>,
+    pub plugins: BTreeMap<String, (PluginSandbox, Position)>,
 }
 
 impl SandboxConfig {
-    pub fn limits(&self, plugin: &str) -> PluginLimits {
+    pub fn for_plugin(&self, plugin: &str) -> PluginSandbox {
         self.plugins.get(plugin).map_or(self.defaults, |(limits, _)| *limits)
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PluginLimits {
+pub struct PluginSandbox {
     /// Longest one phase call may run; beyond it the call traps (then `on_error` applies).
     pub cpu_deadline: Duration,
     /// Linear memory one instance may grow to; growth beyond fails inside the guest.
     pub memory: usize,
+    /// Calls give their worker thread back at every epoch tick (so a slow call never
+    /// stalls other requests); otherwise they run to the end (or the deadline) in one go.
+    pub cooperative: bool,
+    pub isolation: Isolation,
 }
 
-impl Default for PluginLimits {
+impl Default for PluginSandbox {
     fn default() -> Self {
-        PluginLimits { cpu_deadline: Duration::from_millis(100), memory: 64 * MIB as usize }
+        PluginSandbox {
+            cpu_deadline: Duration::from_millis(100),
+            memory: 64 * MIB as usize,
+            cooperative: true,
+            isolation: Isolation::Pooled,
+        }
     }
+}
+
+/// The most linear memory a per-request instance may have: every one of its slots reserves
+/// this much address space up front.
+pub const PER_REQUEST_MAX_MEMORY: usize = 256 * MIB as usize;
+
+/// What a plugin's calls may share through guest memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Instances are reused from call to call (a plugin may keep caches in memory).
+    #[default]
+    Pooled,
+    /// Every call gets a fresh instance (copy-on-write from the component's image, its
+    /// config applied anew): nothing one request leaves in memory reaches another.
+    PerRequest,
 }
 
 /// `[upstreams.NAME]`: a set of interchangeable origin servers.

@@ -40,16 +40,24 @@ pub(crate) struct RawSandbox {
     #[serde(default, deserialize_with = "units::some_size")]
     pub memory: Option<usize>,
     #[serde(default)]
-    pub plugins: BTreeMap<String, Spanned<RawPluginLimits>>,
+    pub cooperative: Option<bool>,
+    #[serde(default)]
+    pub isolation: Option<super::model::Isolation>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, Spanned<RawPluginSandbox>>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table such as { cpu_deadline = \"50ms\" }")]
-pub(crate) struct RawPluginLimits {
+pub(crate) struct RawPluginSandbox {
     #[serde(default, deserialize_with = "units::some_duration")]
     pub cpu_deadline: Option<std::time::Duration>,
     #[serde(default, deserialize_with = "units::some_size")]
     pub memory: Option<usize>,
+    #[serde(default)]
+    pub cooperative: Option<bool>,
+    #[serde(default)]
+    pub isolation: Option<super::model::Isolation>,
 }
 
 #[derive(Default, Deserialize)]

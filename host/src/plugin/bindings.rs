@@ -12,3 +12,19 @@ wasmtime::component::bindgen!({
     // traps instead of getting an error value it could ignore.
     imports: { default: trappable },
 });
+
+/// The same exports called asynchronously: the call runs on a fiber that gives its worker
+/// thread back at every epoch tick. The imports (host functions stay synchronous) and all
+/// types are the ones above.
+pub(crate) mod yielding {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../wit",
+        with: {
+            "portcullis:gateway/types": super::portcullis::gateway::types,
+            "portcullis:gateway/http": super::portcullis::gateway::http,
+            "portcullis:gateway/host": super::portcullis::gateway::host,
+        },
+        exports: { default: async },
+    });
+}

@@ -64,40 +64,41 @@ impl Chain {
         }
     }
 
-    /// Runs a decision phase; the first reply short-circuits the rest of the chain. A reply
-    /// that cannot be sent is the plugin's failure like a trap.
-    fn decide(&self, phase: Phase, mut call: impl FnMut(&Link) -> Result<Decision>) -> Outcome {
-        for link in self.links(phase) {
-            match call(link) {
-                Ok(Decision::Continue) => {}
-                Ok(Decision::Reply(reply)) => match reply.problem() {
-                    None => return Ok(Some(reply)),
-                    Some(problem) => {
-                        self.failed(link, phase, wasmtime::format_err!("{problem}"))?;
-                    }
-                },
-                Err(err) => {
-                    self.failed(link, phase, err)?;
-                }
+    /// Judges one plugin's answer in a decision phase: a reply to send, or go on (after a
+    /// failure the policy allowed). A reply that cannot be sent is the plugin's failure like
+    /// a trap.
+    fn judge(&self, link: &Link, phase: Phase, answer: Result<Decision>) -> Outcome {
+        match answer {
+            Ok(Decision::Continue) => Ok(None),
+            Ok(Decision::Reply(reply)) => match reply.problem() {
+                None => Ok(Some(reply)),
+                Some(problem) => self.failed(link, phase, wasmtime::format_err!("{problem}")).map(|()| None),
+            },
+            Err(err) => self.failed(link, phase, err).map(|()| None),
+        }
+    }
+
+    /// The first reply short-circuits the rest of the chain.
+    pub async fn on_request(&self, ctx: &mut CallCtx<'_>) -> Outcome {
+        for link in self.links(Phase::OnRequest) {
+            let answer = link.plugin.on_request(link.config, ctx).await;
+            if let Some(reply) = self.judge(link, Phase::OnRequest, answer)? {
+                return Ok(Some(reply));
             }
         }
         Ok(None)
     }
 
-    pub fn on_request(&self, ctx: &mut CallCtx<'_>) -> Outcome {
-        self.decide(Phase::OnRequest, |link| link.plugin.on_request(link.config, ctx))
-    }
-
     /// The first upstream a plugin names, as `resolve` finds it among the configured ones,
     /// or `None` for the route's own. A name `resolve` does not know is the plugin's failure
     /// like a trap.
-    pub fn select_upstream<T>(
+    pub async fn select_upstream<T>(
         &self,
         ctx: &mut CallCtx<'_>,
         resolve: impl Fn(&str) -> Option<T>,
     ) -> Result<Option<T>, ProxyError> {
         for link in self.links(Phase::SelectUpstream) {
-            match link.plugin.select_upstream(link.config, ctx) {
+            match link.plugin.select_upstream(link.config, ctx).await {
                 Ok(Some(name)) => {
                     if let Some(upstream) = resolve(&name) {
                         return Ok(Some(upstream));
@@ -114,18 +115,28 @@ impl Chain {
         Ok(None)
     }
 
-    pub fn on_upstream_request(&self, ctx: &mut CallCtx<'_>, upstream: &str, attempt: u32) -> Outcome {
-        self.decide(Phase::OnUpstreamRequest, |link| {
-            link.plugin.on_upstream_request(link.config, ctx, upstream, attempt)
-        })
+    pub async fn on_upstream_request(&self, ctx: &mut CallCtx<'_>, upstream: &str, attempt: u32) -> Outcome {
+        for link in self.links(Phase::OnUpstreamRequest) {
+            let answer = link.plugin.on_upstream_request(link.config, ctx, upstream, attempt).await;
+            if let Some(reply) = self.judge(link, Phase::OnUpstreamRequest, answer)? {
+                return Ok(Some(reply));
+            }
+        }
+        Ok(None)
     }
 
-    pub fn on_response(&self, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Outcome {
-        self.decide(Phase::OnResponse, |link| link.plugin.on_response(link.config, ctx, resp))
+    pub async fn on_response(&self, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Outcome {
+        for link in self.links(Phase::OnResponse) {
+            let answer = link.plugin.on_response(link.config, ctx, resp).await;
+            if let Some(reply) = self.judge(link, Phase::OnResponse, answer)? {
+                return Ok(Some(reply));
+            }
+        }
+        Ok(None)
     }
 
     /// After the last byte: failures can only be logged.
-    pub fn on_log(&self, ctx: &mut CallCtx<'_>, summary: &LogSummary) {
+    pub async fn on_log(&self, ctx: &mut CallCtx<'_>, summary: &LogSummary) {
         let summary = wit::LogSummary {
             route: self.route.to_string(),
             method: String::from_utf8_lossy(&ctx.req.method).into_owned(),
@@ -137,7 +148,7 @@ impl Chain {
             duration_us: summary.duration_us,
         };
         for link in self.links(Phase::OnLog) {
-            if let Err(err) = link.plugin.on_log(link.config, ctx, &summary) {
+            if let Err(err) = link.plugin.on_log(link.config, ctx, summary.clone()).await {
                 link.plugin.failures.fetch_add(1, Ordering::Relaxed);
                 let (plugin, route) = (&*link.plugin.name, &*self.route);
                 tracing::warn!(plugin, route, phase = "on-log", error = %format!("{err:#}"), "plugin failed");

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
-use wasmtime::{Config, Engine, OptLevel, WasmBacktraceDetails};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, WasmBacktraceDetails};
+
+use crate::config::{Isolation, PER_REQUEST_MAX_MEMORY};
 
 pub(crate) type Sha256Digest = [u8; 32];
 
@@ -21,12 +23,57 @@ pub(crate) struct Runtime {
     compiled: Mutex<HashMap<Sha256Digest, Component>>,
 }
 
-/// One engine for the whole process: compiled code and the in-memory cache are shared by
-/// every snapshot of the config (and by every gateway a test process starts).
-pub(crate) fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        let mut config = Config::new();
+/// One engine per isolation mode for the whole process: compiled code and the in-memory
+/// cache are shared by every snapshot of the config (and by every gateway a test process
+/// starts). The per-request engine, with its reserved slots, exists only once a plugin
+/// asks for it.
+pub(crate) fn runtime(isolation: Isolation) -> Result<&'static Runtime, String> {
+    static POOLED: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    static PER_REQUEST: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    let runtime = match isolation {
+        Isolation::Pooled => POOLED.get_or_init(|| Runtime::new(Config::new())),
+        Isolation::PerRequest => PER_REQUEST.get_or_init(|| {
+            let mut config = Config::new();
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(per_request_slots()));
+            Runtime::new(config)
+        }),
+    };
+    runtime.as_ref().map_err(Clone::clone)
+}
+
+/// Calls of per-request plugins that can be in flight at once (a suspended cooperative call
+/// holds its slot); one more fails as the plugin's failure until a slot frees.
+pub(crate) const PER_REQUEST_SLOTS: u32 = 1000;
+
+/// Slots for fresh instances, reused without a system call per instance: a slot keeps the
+/// copy-on-write mapping of the component it last held, and on release only the pages a
+/// call dirtied are put back.
+fn per_request_slots() -> PoolingAllocationConfig {
+    // A component built by rustc for wasm32-wasip2 holds a handful of core instances
+    // (the program and the adapter shims), one memory, a few tables.
+    const CORE_PER_COMPONENT: u32 = 8;
+    let mut slots = PoolingAllocationConfig::new();
+    slots
+        .total_component_instances(PER_REQUEST_SLOTS)
+        .total_core_instances(PER_REQUEST_SLOTS * CORE_PER_COMPONENT)
+        .total_memories(PER_REQUEST_SLOTS)
+        .total_tables(PER_REQUEST_SLOTS * CORE_PER_COMPONENT)
+        .total_stacks(PER_REQUEST_SLOTS)
+        .max_core_instances_per_component(CORE_PER_COMPONENT)
+        .max_tables_per_component(CORE_PER_COMPONENT)
+        .max_memory_size(PER_REQUEST_MAX_MEMORY);
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        // Linux 6.7+: the kernel lists the pages a call wrote, and wasmtime copies just
+        // those back from the image. No `madvise` (and no TLB shootdown across cores), and
+        // the pages stay mapped for the next call. A Rust guest's stack (1 MiB), data and
+        // first heap pages sit in the low megabytes.
+        slots.pagemap_scan(wasmtime::Enabled::Yes).linear_memory_keep_resident(4 << 20).table_keep_resident(64 << 10);
+    }
+    slots
+}
+
+impl Runtime {
+    fn new(mut config: Config) -> Result<Runtime, String> {
         config.cranelift_opt_level(OptLevel::Speed);
         // Traps are reported by plugin and phase; DWARF-based frames would cost memory for
         // every module and are of no use to an operator.
@@ -34,13 +81,14 @@ pub(crate) fn runtime() -> &'static Runtime {
         // CPU deadlines: compiled code checks an epoch counter at function entries and loop
         // headers; one ticker thread advances it, so a call over its deadline traps.
         config.epoch_interruption(true);
-        // Failing here means the host cannot run on this CPU at all: nothing to recover.
-        let engine = Engine::new(&config).expect("wasmtime engine with the default settings");
+        // Fails when this CPU is not supported or the per-request slots cannot be reserved
+        // (a `ulimit -v`, say).
+        let engine = Engine::new(&config).map_err(|err| format!("cannot start the WebAssembly engine: {err:#}"))?;
         spawn_epoch_ticker(engine.clone());
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Runtime { engine_tag: hasher.finish(), engine, compiled: Mutex::new(HashMap::new()) }
-    })
+        Ok(Runtime { engine_tag: hasher.finish(), engine, compiled: Mutex::new(HashMap::new()) })
+    }
 }
 
 /// How often the epoch advances: the granularity of CPU deadlines.
@@ -50,9 +98,12 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// thread cannot be started, deadlines never fire: said loudly, since plugins then run
 /// unbounded.
 fn spawn_epoch_ticker(engine: Engine) {
-    let ticker = std::thread::Builder::new().name("portcullis-epoch".into()).spawn(move || loop {
-        std::thread::sleep(EPOCH_TICK);
-        engine.increment_epoch();
+    let ticker = std::thread::Builder::new().name("portcullis-epoch".into()).spawn(move || {
+        crate::sched::run_promptly();
+        loop {
+            std::thread::sleep(EPOCH_TICK);
+            engine.increment_epoch();
+        }
     });
     if let Err(err) = ticker {
         tracing::error!(error = %err, "cannot start the epoch ticker: plugin CPU deadlines are off");

@@ -35,6 +35,8 @@ pub(crate) struct CallState {
     pub vars: Vars,
     pub counters: Arc<Counters>,
     pub limits: wasmtime::StoreLimits,
+    /// The state of a cooperative call; `None` in a blocking call.
+    pub cooperation: Option<super::instance::Cooperation>,
 }
 
 impl CallState {

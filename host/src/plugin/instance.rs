@@ -1,23 +1,24 @@
 //! One loaded plugin: its instantiation recipe, its configs, and a pool of ready instances
 //! that phase calls check out (any worker thread may take any instance) and put back.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wasmtime::component::Resource;
-use wasmtime::{format_err, Result};
-use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime::component::InstancePre;
+use wasmtime::{format_err, Result, UpdateDeadline};
+use wasmtime::{Store, StoreContextMut, StoreLimitsBuilder};
 
-use super::bindings::{self, portcullis::gateway::types as wit};
+use super::bindings::{self, portcullis::gateway::types as wit, yielding};
 use super::counters::Counters;
-use super::engine::{runtime, Sha256Digest};
+use super::dispatch::{Args, Call, Returned};
+use super::engine::{Runtime, Sha256Digest};
 use super::host_api::{CallState, Target};
 use super::load::Checked;
 use super::vars::Vars;
-use super::{Decision, PhaseSet, PluginReply};
-use crate::config::PluginLimits;
+use super::{Decision, Phase, PhaseSet, PluginReply};
+use crate::config::{Isolation, PluginSandbox};
 use crate::http1::{RequestHead, ResponseHead};
 
 /// Idle instances kept per plugin; more than this after a burst are dropped.
@@ -32,27 +33,47 @@ pub(crate) struct LoadedPlugin {
     pub file: std::path::PathBuf,
     pub sha256: Sha256Digest,
     pub phases: PhaseSet,
-    pre: bindings::PluginPre<CallState>,
+    runtime: &'static Runtime,
+    pre: InstancePre<CallState>,
+    /// Where the exports are, for calls that block their thread and for calls that yield.
+    blocking_exports: bindings::PluginIndices,
+    yielding_exports: yielding::PluginIndices,
     /// The JSON of every route config naming this plugin; index = config index of a link.
     configs: Vec<String>,
+    /// Per config and phase: its last cooperative call yielded, so the next one starts on
+    /// the slow lane instead of spending a first slice on a request worker.
+    slow: Vec<[AtomicBool; Phase::ALL.len()]>,
     idle: Mutex<Vec<Instance>>,
     counters: Arc<Counters>,
-    limits: PluginLimits,
+    sandbox: PluginSandbox,
     /// Calls that failed (a trap, a broken rule, an unusable result); counted by the chain,
     /// which handles every failure.
     pub failures: AtomicU64,
 }
 
-struct Instance {
-    store: Store<CallState>,
-    exports: bindings::Plugin,
-    /// `configure`'s handle for each entry of `LoadedPlugin::configs`.
-    handles: Vec<u32>,
-    /// The headers each config reads in every call, as this instance's `configure` declared
-    /// them: values are packed in the order the guest will look them up in.
-    interest: Vec<Interest>,
+pub(crate) struct Instance {
+    pub store: Store<CallState>,
+    pub exports: Exports,
+    /// What `configure` answered for the configs `first_config..` of `LoadedPlugin::configs`:
+    /// all of them in a pooled instance, the one a call needs in a per-request instance.
+    first_config: usize,
+    configured: Vec<Configured>,
     /// Reused buffer for the packed values of the declared headers.
-    prefetch: Vec<u8>,
+    pub prefetch: Vec<u8>,
+}
+
+/// One config as this instance's `configure` took it.
+struct Configured {
+    handle: u32,
+    /// The headers the config reads in every call: values are packed in the order the
+    /// guest will look them up in.
+    interest: Interest,
+}
+
+/// One instance's exports, called either way.
+pub(crate) struct Exports {
+    pub blocking: bindings::Plugin,
+    pub yielding: yielding::Plugin,
 }
 
 /// Header names a config reads in every call.
@@ -79,27 +100,37 @@ pub struct CallCtx<'a> {
 impl LoadedPlugin {
     /// Instantiates once to learn the phases and to run `configure` on every config, so a
     /// rejected config stops the load instead of failing the first request.
-    pub fn new(checked: Checked, configs: Vec<String>, limits: PluginLimits) -> Result<LoadedPlugin, LoadFailure> {
+    pub fn new(checked: Checked, configs: Vec<String>, sandbox: PluginSandbox) -> Result<LoadedPlugin, LoadFailure> {
+        let pre = checked.pre.instance_pre().clone();
+        let indices =
+            bindings::PluginIndices::new(&pre).and_then(|blocking| Ok((blocking, yielding::PluginIndices::new(&pre)?)));
+        let (blocking_exports, yielding_exports) = indices.map_err(|e| LoadFailure::Trap(e.to_string()))?;
         let mut plugin = LoadedPlugin {
             name: Arc::from(checked.name.as_str()),
             file: checked.file,
             sha256: checked.sha256,
             phases: PhaseSet::default(),
-            pre: checked.pre,
+            runtime: checked.runtime,
+            pre,
+            blocking_exports,
+            yielding_exports,
+            slow: configs.iter().map(|_| Default::default()).collect(),
             configs,
             idle: Mutex::new(Vec::new()),
             counters: Arc::new(Counters::default()),
-            limits,
+            sandbox,
             failures: AtomicU64::new(0),
         };
-        let mut first = plugin.instantiate()?;
-        let phases = first.exports.call_phases(&mut first.store).map_err(|e| LoadFailure::Trap(e.to_string()))?;
+        let mut first = plugin.instantiate(0..plugin.configs.len())?;
+        let phases =
+            first.exports.blocking.call_phases(&mut first.store).map_err(|e| LoadFailure::Trap(e.to_string()))?;
         plugin.phases = phases.into_iter().map(super::Phase::from).collect();
-        plugin.idle_list().push(first);
+        plugin.checkin(first);
         Ok(plugin)
     }
 
-    fn instantiate(&self) -> Result<Instance, LoadFailure> {
+    /// A fresh instance with the configs `configs` applied.
+    fn instantiate(&self, configs: std::ops::Range<usize>) -> Result<Instance, LoadFailure> {
         let state = CallState {
             plugin: self.name.clone(),
             route: Arc::from(""),
@@ -108,30 +139,38 @@ impl LoadedPlugin {
             resp: None,
             vars: Vars::default(),
             counters: self.counters.clone(),
+            cooperation: None,
             // Tables live in host memory: bound them too (a Rust guest needs a few hundred).
             limits: StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory)
+                .memory_size(self.sandbox.memory)
                 .table_elements(TABLE_ELEMENTS_LIMIT)
                 .build(),
         };
-        let mut store = Store::new(&runtime().engine, state);
+        let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_callback(at_epoch_deadline);
         store.set_epoch_deadline(ticks(LOAD_DEADLINE));
-        let exports = self.pre.instantiate(&mut store).map_err(|e| LoadFailure::Trap(e.to_string()))?;
-        let mut handles = Vec::with_capacity(self.configs.len());
-        let mut interest = Vec::new();
-        for (index, json) in self.configs.iter().enumerate() {
-            match exports.call_configure(&mut store, json) {
-                Ok(Ok(configured)) => {
-                    handles.push(configured.handle);
-                    interest
-                        .push(Interest { request: configured.request_headers, response: configured.response_headers });
-                }
+        let exports = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| {
+                let blocking = self.blocking_exports.load(&mut store, &instance)?;
+                Ok(Exports { blocking, yielding: self.yielding_exports.load(&mut store, &instance)? })
+            })
+            .map_err(|e| LoadFailure::Trap(e.to_string()))?;
+        let first_config = configs.start;
+        let mut configured = Vec::with_capacity(configs.len());
+        for (index, json) in self.configs.iter().enumerate().skip(first_config).take(configs.len()) {
+            match exports.blocking.call_configure(&mut store, json) {
+                Ok(Ok(answer)) => configured.push(Configured {
+                    handle: answer.handle,
+                    interest: Interest { request: answer.request_headers, response: answer.response_headers },
+                }),
                 Ok(Err(message)) => return Err(LoadFailure::Rejected(Rejected { config: index, message })),
                 Err(trap) => return Err(LoadFailure::Trap(format!("configure trapped: {trap:#}"))),
             }
         }
-        Ok(Instance { store, exports, handles, interest, prefetch: Vec::new() })
+        Ok(Instance { store, exports, first_config, configured, prefetch: Vec::new() })
     }
 
     fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
@@ -139,11 +178,19 @@ impl LoadedPlugin {
         self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn checkout(&self) -> Result<Instance> {
-        if let Some(instance) = self.idle_list().pop() {
-            return Ok(instance);
-        }
-        self.instantiate().map_err(|err| match err {
+    /// An instance that has `config` applied: an idle one if the plugin's instances are
+    /// pooled, else a fresh one.
+    fn checkout(&self, config: usize) -> Result<Instance> {
+        let configs = match self.sandbox.isolation {
+            Isolation::Pooled => {
+                if let Some(instance) = self.idle_list().pop() {
+                    return Ok(instance);
+                }
+                0..self.configs.len()
+            }
+            Isolation::PerRequest => config..config + 1,
+        };
+        self.instantiate(configs).map_err(|err| match err {
             LoadFailure::Rejected(r) => {
                 format_err!("configure rejected config {} on a new instance: {}", r.config, r.message)
             }
@@ -152,30 +199,29 @@ impl LoadedPlugin {
     }
 
     fn checkin(&self, instance: Instance) {
+        if self.sandbox.isolation == Isolation::PerRequest {
+            // Dropping the store hands its slot back, memory reset to the component's image.
+            return;
+        }
         let mut idle = self.idle_list();
         if idle.len() < MAX_IDLE {
             idle.push(instance);
         }
     }
 
-    /// Runs `call` on an instance with the request (and response) moved into its store,
-    /// and moves them back whatever happens. `prefetch` says whose declared headers are
-    /// sent along. An instance whose call failed is dropped: a trap can leave guest memory
-    /// in any state.
-    fn call<R>(
-        &self,
-        config: usize,
-        ctx: &mut CallCtx<'_>,
-        mut resp: Option<&mut ResponseHead>,
-        call: impl FnOnce(&bindings::Plugin, &mut Store<CallState>, u32, &Vec<u8>) -> Result<R>,
-    ) -> Result<R> {
-        let mut instance = self.checkout()?;
-        let handle = instance.handles.get(config).copied().ok_or_else(|| format_err!("no config {config}"))?;
-        let interest = instance.interest.get(config);
-        match (interest, resp.as_deref()) {
-            (Some(i), Some(resp)) => prefetch(&mut instance.prefetch, &i.response, &resp.headers),
-            (Some(i), None) => prefetch(&mut instance.prefetch, &i.request, &ctx.req.headers),
-            (None, _) => instance.prefetch.clear(),
+    /// Checks out an instance and moves the request (and response) into its store for a
+    /// call; `finish` moves them back whatever happened. The declared headers of the
+    /// response (when there is one) or of the request are packed for the call.
+    fn start(&self, config: usize, ctx: &mut CallCtx<'_>, resp: Option<&mut ResponseHead>) -> Result<Call> {
+        let mut instance = self.checkout(config)?;
+        let configured = config.checked_sub(instance.first_config).and_then(|i| instance.configured.get(i));
+        let Some(Configured { handle, interest }) = configured else {
+            return Err(format_err!("no config {config}"));
+        };
+        let handle = *handle;
+        match resp.as_deref() {
+            Some(resp) => prefetch(&mut instance.prefetch, &interest.response, &resp.headers),
+            None => prefetch(&mut instance.prefetch, &interest.request, &ctx.req.headers),
         }
         let state = instance.store.data_mut();
         if !Arc::ptr_eq(&state.route, ctx.route) {
@@ -184,67 +230,148 @@ impl LoadedPlugin {
         state.req = Some(std::mem::take(ctx.req));
         state.client_ip = ctx.client_ip.clone();
         state.vars = std::mem::take(ctx.vars);
-        state.resp = resp.as_deref_mut().map(std::mem::take);
+        state.resp = resp.map(std::mem::take);
 
-        instance.store.set_epoch_deadline(ticks(self.limits.cpu_deadline));
-        let result =
-            call(&instance.exports, &mut instance.store, handle, &instance.prefetch).map_err(|err| self.explain(err));
+        let budget = ticks(self.sandbox.cpu_deadline);
+        if self.sandbox.cooperative {
+            // Back to the scheduler at every tick; the budget counts only ticks spent running.
+            let cooperation = Cooperation { ticks_left: budget, slice_started: Instant::now(), yielded: false };
+            instance.store.data_mut().cooperation = Some(cooperation);
+            instance.store.set_epoch_deadline(1);
+        } else {
+            instance.store.set_epoch_deadline(budget);
+        }
+        Ok(Call { instance, handle })
+    }
 
+    /// Moves the request (and response) back out of the store. An instance whose call
+    /// failed is dropped: a trap can leave guest memory in any state.
+    fn finish<R>(
+        &self,
+        call: Call,
+        ctx: &mut CallCtx<'_>,
+        resp: Option<&mut ResponseHead>,
+        result: Result<R>,
+    ) -> Result<R> {
+        let mut instance = call.instance;
         let state = instance.store.data_mut();
+        state.cooperation = None;
         *ctx.req = state.req.take().unwrap_or_default();
         *ctx.vars = std::mem::take(&mut state.vars);
         if let Some(resp) = resp {
             *resp = state.resp.take().unwrap_or_default();
         }
-        // A failed instance is dropped here instead: its memory may be in any state.
-        if result.is_ok() {
-            self.checkin(instance);
+        match result {
+            Ok(value) => {
+                self.checkin(instance);
+                Ok(value)
+            }
+            Err(err) => Err(self.explain(err)),
         }
-        result
     }
 
-    pub fn on_request(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Decision> {
-        let outcome = self.call(config, ctx, None, |exports, store, handle, headers| {
-            exports.call_on_request(store, handle, Resource::new_borrow(0), headers)
-        })?;
-        self.applied(outcome, Target::Request(ctx.req))
+    /// One phase call, start to finish: cooperative calls yield at every tick and finish on
+    /// the slow lane if they outlive the first one.
+    async fn invoke(
+        &self,
+        config: usize,
+        ctx: &mut CallCtx<'_>,
+        mut resp: Option<&mut ResponseHead>,
+        args: Args,
+    ) -> Result<Returned> {
+        let mut call = self.start(config, ctx, resp.as_deref_mut())?;
+        let slow = self.slow.get(config).map(|phases| &phases[args.phase() as usize]);
+        let result = if let (true, Some(slow)) = (self.sandbox.cooperative, slow) {
+            let (back, result) = super::lane::run(call, args, slow.load(Ordering::Relaxed)).await?;
+            call = back;
+            let yielded = call.instance.store.data().cooperation.as_ref().is_some_and(|c| c.yielded);
+            slow.store(yielded, Ordering::Relaxed);
+            result
+        } else {
+            call.blocking(&args)
+        };
+        self.finish(call, ctx, resp, result)
     }
 
-    pub fn select_upstream(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Option<String>> {
-        self.call(config, ctx, None, |exports, store, handle, headers| {
-            exports.call_select_upstream(store, handle, Resource::new_borrow(0), headers)
-        })
+    pub async fn on_request(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Decision> {
+        let returned = self.invoke(config, ctx, None, Args::OnRequest).await?;
+        self.applied(returned, Target::Request(ctx.req))
     }
 
-    /// Applies the edits a phase returned; a rule broken there fails the call like a trap.
-    fn applied(&self, outcome: wit::Outcome, target: Target<'_>) -> Result<Decision> {
-        super::host_api::apply_edits(target, outcome.edits)?;
-        Ok(Decision::from(outcome.decision))
+    pub async fn select_upstream(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Option<String>> {
+        match self.invoke(config, ctx, None, Args::SelectUpstream).await? {
+            Returned::Upstream(name) => Ok(name),
+            _ => Err(format_err!("select-upstream returned no upstream choice")),
+        }
     }
 
-    pub fn on_upstream_request(
+    pub async fn on_upstream_request(
         &self,
         config: usize,
         ctx: &mut CallCtx<'_>,
         upstream: &str,
         attempt: u32,
     ) -> Result<Decision> {
-        let outcome = self.call(config, ctx, None, |exports, store, handle, headers| {
-            exports.call_on_upstream_request(store, handle, Resource::new_borrow(0), headers, upstream, attempt)
-        })?;
-        self.applied(outcome, Target::Request(ctx.req))
+        let args = Args::OnUpstreamRequest { upstream: upstream.to_owned(), attempt };
+        let returned = self.invoke(config, ctx, None, args).await?;
+        self.applied(returned, Target::Request(ctx.req))
     }
 
-    pub fn on_response(&self, config: usize, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Result<Decision> {
-        let outcome = self.call(config, ctx, Some(&mut *resp), |exports, store, handle, headers| {
-            exports.call_on_response(store, handle, Resource::new_borrow(0), Resource::new_borrow(0), headers)
-        })?;
-        self.applied(outcome, Target::Response(&mut resp.headers))
+    pub async fn on_response(&self, config: usize, ctx: &mut CallCtx<'_>, resp: &mut ResponseHead) -> Result<Decision> {
+        let returned = self.invoke(config, ctx, Some(&mut *resp), Args::OnResponse).await?;
+        self.applied(returned, Target::Response(&mut resp.headers))
     }
 
-    pub fn on_log(&self, config: usize, ctx: &mut CallCtx<'_>, summary: &wit::LogSummary) -> Result<()> {
-        self.call(config, ctx, None, |exports, store, handle, _| exports.call_on_log(store, handle, summary))
+    pub async fn on_log(&self, config: usize, ctx: &mut CallCtx<'_>, summary: wit::LogSummary) -> Result<()> {
+        self.invoke(config, ctx, None, Args::OnLog(summary)).await.map(drop)
     }
+
+    /// Applies the edits a decision phase returned; a rule broken there fails the call like
+    /// a trap.
+    fn applied(&self, returned: Returned, target: Target<'_>) -> Result<Decision> {
+        let Returned::Outcome(outcome) = returned else {
+            return Err(format_err!("the phase returned no outcome"));
+        };
+        super::host_api::apply_edits(target, outcome.edits)?;
+        Ok(Decision::from(outcome.decision))
+    }
+}
+
+/// A cooperative call's progress through its budget.
+pub(crate) struct Cooperation {
+    /// Epoch ticks the call may still run into; one more traps it.
+    pub ticks_left: u64,
+    /// When the call last started running: at its start, or when it last yielded.
+    pub slice_started: Instant,
+    /// It gave its thread back at least once: a slow call (see `LoadedPlugin::slow`).
+    pub yielded: bool,
+}
+
+/// A call that straddles a tick after running less than this is a fast call that was
+/// unlucky, not a slow one: it goes on instead of yielding (and moving to the slow lane).
+const MIN_SLICE: Duration = Duration::from_micros(500);
+
+/// Runs when a call reaches its epoch deadline. A blocking call (and `configure`) gets its
+/// whole budget as one deadline, so reaching it means the budget is spent. A cooperative
+/// call gets one tick at a time: at each it yields to the scheduler (once it has run for
+/// `MIN_SLICE`) and goes on with one tick less, the deadline restarting when it resumes, so
+/// time spent waiting for a thread is not counted.
+fn at_epoch_deadline(mut store: StoreContextMut<'_, CallState>) -> Result<UpdateDeadline> {
+    let Some(cooperation) = store.data_mut().cooperation.as_mut() else {
+        return Ok(UpdateDeadline::Interrupt);
+    };
+    if cooperation.ticks_left == 0 {
+        return Ok(UpdateDeadline::Interrupt);
+    }
+    cooperation.ticks_left -= 1;
+    let now = Instant::now();
+    if now - cooperation.slice_started < MIN_SLICE {
+        return Ok(UpdateDeadline::Continue(1));
+    }
+    cooperation.slice_started = now;
+    cooperation.yielded = true;
+    // tokio's yield lets the I/O driver run before this task is polled again.
+    Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
 }
 
 impl LoadedPlugin {
@@ -252,7 +379,7 @@ impl LoadedPlugin {
     fn explain(&self, err: wasmtime::Error) -> wasmtime::Error {
         match err.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => {
-                err.context(format!("exceeded its CPU deadline of {:?}", self.limits.cpu_deadline))
+                err.context(format!("exceeded its CPU deadline of {:?}", self.sandbox.cpu_deadline))
             }
             _ => err,
         }

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use wasmtime::component::{Component, Linker};
 
 use super::bindings;
-use super::engine::{runtime, sha256, Sha256Digest};
+use super::engine::{runtime, sha256, Runtime, Sha256Digest};
 use super::host_api::CallState;
 use super::wasi;
+use crate::config::Isolation;
 
 /// The package this host implements; imports of another version are refused by name.
 pub(crate) const PACKAGE: &str = "portcullis:gateway";
@@ -31,6 +32,8 @@ pub(crate) struct Checked {
     pub file: PathBuf,
     pub sha256: Sha256Digest,
     pub pre: bindings::PluginPre<CallState>,
+    /// The engine it was compiled for, which its instances must live in.
+    pub runtime: &'static Runtime,
 }
 
 /// The `*.wasm` files of `dir`, sorted by name so loading and errors are deterministic.
@@ -50,14 +53,26 @@ pub(crate) fn plugin_files(dir: &Path) -> Result<Vec<PathBuf>, PluginFileError> 
     Ok(files)
 }
 
-pub(crate) fn check(file: &Path, cache_dir: Option<&Path>) -> Result<Checked, PluginFileError> {
-    let fail = |message: String| PluginFileError { file: file.to_owned(), message };
-    let name = file
-        .file_stem()
+/// The plugin name a file stands for: its stem.
+pub(crate) fn plugin_name(file: &Path) -> Result<String, PluginFileError> {
+    file.file_stem()
         .and_then(|stem| stem.to_str())
         .filter(|stem| !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
-        .ok_or_else(|| fail("the file name must be PLUGIN-NAME.wasm with letters, digits, - _ .".into()))?
-        .to_owned();
+        .map(str::to_owned)
+        .ok_or_else(|| PluginFileError {
+            file: file.to_owned(),
+            message: "the file name must be PLUGIN-NAME.wasm with letters, digits, - _ .".into(),
+        })
+}
+
+/// Compiles `file` (named `name`) for the engine of `isolation` and checks it is a plugin.
+pub(crate) fn check(
+    file: &Path,
+    name: String,
+    isolation: Isolation,
+    cache_dir: Option<&Path>,
+) -> Result<Checked, PluginFileError> {
+    let fail = |message: String| PluginFileError { file: file.to_owned(), message };
     let wasm = std::fs::read(file).map_err(|err| fail(format!("cannot read: {err}")))?;
     let kind = wasm_kind(&wasm).map_err(fail)?;
     if kind == WasmKind::CoreModule {
@@ -68,11 +83,11 @@ pub(crate) fn check(file: &Path, cache_dir: Option<&Path>) -> Result<Checked, Pl
         ));
     }
     let digest = sha256(&wasm);
-    let rt = runtime();
+    let rt = runtime(isolation).map_err(fail)?;
     let component = rt
         .compile(&wasm, &digest, cache_dir)
         .map_err(|err| fail(format!("not a valid WebAssembly component: {}", root_cause(&err))))?;
-    let (imports, exports) = world_of(&component);
+    let (imports, exports) = world_of(&rt.engine, &component);
     check_world(&imports, &exports).map_err(fail)?;
 
     let mut linker = Linker::<CallState>::new(&rt.engine);
@@ -82,7 +97,7 @@ pub(crate) fn check(file: &Path, cache_dir: Option<&Path>) -> Result<Checked, Pl
         .and_then(|()| linker.instantiate_pre(&component))
         .and_then(bindings::PluginPre::new)
         .map_err(|err| fail(format!("does not fit the {PACKAGE}/plugin@{VERSION} world: {}", root_cause(&err))))?;
-    Ok(Checked { name, file: file.to_owned(), sha256: digest, pre })
+    Ok(Checked { name, file: file.to_owned(), sha256: digest, pre, runtime: rt })
 }
 
 #[derive(PartialEq, Eq)]
@@ -100,8 +115,7 @@ fn wasm_kind(bytes: &[u8]) -> Result<WasmKind, String> {
     }
 }
 
-fn world_of(component: &Component) -> (Vec<String>, Vec<String>) {
-    let engine = &runtime().engine;
+fn world_of(engine: &wasmtime::Engine, component: &Component) -> (Vec<String>, Vec<String>) {
     let ty = component.component_type();
     let imports = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
     let exports = ty.exports(engine).map(|(name, _)| name.to_owned()).collect();

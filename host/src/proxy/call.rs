@@ -79,7 +79,7 @@ pub(crate) async fn call<'u>(
                 client_ip: plugins.client_ip,
                 vars: plugins.vars,
             };
-            if let Some(reply) = plugins.chain.on_upstream_request(&mut ctx, &upstream.name, attempt_number)? {
+            if let Some(reply) = plugins.chain.on_upstream_request(&mut ctx, &upstream.name, attempt_number).await? {
                 return Ok(Called::Replied(reply));
             }
             head.clear();

@@ -65,7 +65,7 @@ pub(crate) async fn exchange(
     // [on-request]: plugins may edit the request or reply early (a WAF's 403).
     if chain.has(Phase::OnRequest) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        if let Some(reply) = chain.on_request(&mut ctx)? {
+        if let Some(reply) = chain.on_request(&mut ctx).await? {
             let keep_alive = client_keep_alive && req.body.is_empty();
             return early.reply(client, &mut req, &mut vars, reply, keep_alive).await;
         }
@@ -84,7 +84,7 @@ pub(crate) async fn exchange(
     let mut upstream_index = proxy.route_upstream[route_index];
     if chain.has(Phase::SelectUpstream) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        if let Some(index) = chain.select_upstream(&mut ctx, |name| proxy.upstream_by_name.get(name).copied())? {
+        if let Some(index) = chain.select_upstream(&mut ctx, |name| proxy.upstream_by_name.get(name).copied()).await? {
             upstream_index = index;
         }
     }
@@ -134,7 +134,7 @@ pub(crate) async fn exchange(
     // [on-response]: plugins may edit status and headers, or replace the reply.
     if chain.has(Phase::OnResponse) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        if let Some(reply) = chain.on_response(&mut ctx, &mut resp)? {
+        if let Some(reply) = chain.on_response(&mut ctx, &mut resp).await? {
             // The origin's body stays unread, so its connection is dropped, not pooled.
             drop(origin);
             return early.reply(client, &mut req, &mut vars, reply, client_keep_alive && request_complete).await;
@@ -199,7 +199,7 @@ pub(crate) async fn exchange(
             bytes_sent,
             duration_us: started.elapsed().as_micros() as u64,
         };
-        chain.on_log(&mut CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars }, &summary);
+        chain.on_log(&mut CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars }, &summary).await;
     }
 
     Ok(match (keep_alive, request_complete) {
@@ -240,7 +240,7 @@ impl Early<'_> {
                 duration_us: self.started.elapsed().as_micros() as u64,
             };
             let chain = self.chain;
-            chain.on_log(&mut CallCtx { route: chain.route(), req, client_ip: self.client_ip, vars }, &summary);
+            chain.on_log(&mut CallCtx { route: chain.route(), req, client_ip: self.client_ip, vars }, &summary).await;
         }
         Ok(after)
     }

@@ -101,11 +101,22 @@ pub struct GatewayProcess {
     child: std::process::Child,
     pub addr: SocketAddr,
     config: TempFile,
+    /// Its log lines, in the order it wrote them, when started with `start_with_log`.
+    log: Option<std::sync::mpsc::Receiver<String>>,
 }
 
 impl GatewayProcess {
     /// Starts the gateway and waits for its `portcullis listening on http://ADDR` line.
     pub fn start(toml: &str) -> GatewayProcess {
+        GatewayProcess::spawn(toml, false)
+    }
+
+    /// Like `start`, with its log (warnings and errors) readable by `log_line`.
+    pub fn start_with_log(toml: &str) -> GatewayProcess {
+        GatewayProcess::spawn(toml, true)
+    }
+
+    fn spawn(toml: &str, capture_log: bool) -> GatewayProcess {
         use std::io::BufRead;
         use std::process::Stdio;
         let config = TempFile::new("gateway.toml", toml);
@@ -113,11 +124,23 @@ impl GatewayProcess {
             .args(["run", "--config"])
             .arg(&config.path)
             .env("PORTCULLIS_LOG", "warn")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture_log { Stdio::piped() } else { Stdio::inherit() })
             .spawn()
             .unwrap();
+        let log = child.stderr.take().map(|stderr| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { return };
+                    eprintln!("{line}");
+                    let _ = tx.send(line);
+                }
+            });
+            rx
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         // Keeps draining stdout after the address line so the child never blocks on a full pipe.
@@ -129,13 +152,36 @@ impl GatewayProcess {
                 }
             }
         });
-        let mut process = GatewayProcess { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), config };
+        let mut process = GatewayProcess { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), config, log };
         let line = rx.recv_timeout(std::time::Duration::from_secs(30));
         let line = line.unwrap_or_else(|e| {
             panic!("gateway printed no listening line ({e}); exit status {:?}", process.child.try_wait())
         });
         process.addr = line.parse().unwrap_or_else(|e| panic!("bad listening address {line:?}: {e}"));
         process
+    }
+
+    /// The next line of its log that contains `needle` (earlier lines are skipped); panics
+    /// after 30 s without one.
+    pub fn log_line(&self, needle: &str) -> String {
+        self.first_log_line(&[needle]).1
+    }
+
+    /// Which of `needles` shows up first in the rest of its log, and that line.
+    pub fn first_log_line(&self, needles: &[&str]) -> (usize, String) {
+        let log = self.log.as_ref().expect("started without start_with_log");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match log.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(found) = needles.iter().position(|needle| line.contains(needle)) {
+                        return (found, line);
+                    }
+                }
+                Err(e) => panic!("no log line containing any of {needles:?} ({e})"),
+            }
+        }
     }
 
     pub fn pid(&self) -> u32 {

@@ -38,8 +38,14 @@ pub struct Probe {
     /// on-log counts requests in the shared counter `logged`; on-request reports the count so
     /// far as the request header `x-logged`.
     count_logs: bool,
-    /// on-request burns this many milliseconds of CPU (a slow WAF rule).
+    /// on-request burns this many milliseconds of CPU (a slow WAF rule), logging
+    /// `spin start` and `spin end` around it.
     spin_ms: Option<u64>,
+    /// on-request counts its calls in guest memory and sets `x-calls` to the count: the
+    /// count survives from call to call only while the instance does.
+    count_calls: bool,
+    /// on-request logs this line (at warn level, so tests see it in the gateway's log).
+    say: Option<String>,
     /// on-request never returns.
     forever: bool,
     /// on-request allocates and touches this many MiB.
@@ -72,11 +78,18 @@ impl Plugin for Probe {
 
     fn on_request(&self, req: &Request) -> Decision {
         self.maybe_fail("on-request", req);
+        if self.count_calls {
+            static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            req.set_header("x-calls", calls.to_string());
+        }
+        if let Some(say) = &self.say {
+            host::log(Level::Warn, say);
+        }
         if let Some(ms) = self.spin_ms {
-            let start = std::time::Instant::now();
-            while start.elapsed() < std::time::Duration::from_millis(ms) {
-                std::hint::spin_loop();
-            }
+            host::log(Level::Warn, "spin start");
+            burn(std::time::Duration::from_millis(ms));
+            host::log(Level::Warn, "spin end");
         }
         if self.forever {
             #[allow(clippy::empty_loop)]
@@ -153,3 +166,21 @@ impl Plugin for Probe {
 }
 
 export!(Probe);
+
+/// Runs for `cpu` of this guest's own running time. The guest has no CPU clock, so it sums
+/// the wall-clock steps between two looks at the clock and leaves out the long ones: those
+/// are times it was not running (suspended at a yield, or descheduled).
+fn burn(cpu: std::time::Duration) {
+    const RUNNING_STEP: std::time::Duration = std::time::Duration::from_micros(200);
+    let mut burnt = std::time::Duration::ZERO;
+    let mut last = std::time::Instant::now();
+    while burnt < cpu {
+        std::hint::spin_loop();
+        let now = std::time::Instant::now();
+        let step = now - last;
+        if step < RUNNING_STEP {
+            burnt += step;
+        }
+        last = now;
+    }
+}
