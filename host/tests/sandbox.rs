@@ -123,13 +123,23 @@ async fn memory_growth_past_the_cap_fails_inside_the_guest() {
     let origin = Origin::echo().await;
     let dir = PluginDir::with(&["probe"]);
     let routes = [
+        ("/big-open", r#"{ name = "probe", on_error = "fail-open", config = { hog_mib = 40 } }"#),
         ("/big", r#"{ name = "probe", config = { hog_mib = 40 } }"#),
         ("/small", r#"{ name = "probe", config = { hog_mib = 4 } }"#),
+        ("/churn", r#"{ name = "probe", config = { churn_mib = 64 } }"#),
     ];
     let capped = gateway(&dir, &origin, "[sandbox]\nmemory = \"32MiB\"", &routes).await;
     assert_eq!(capped.get("/big").await.status, 500, "the allocation fails, the plugin aborts");
     assert_eq!(capped.get("/small").await.echoed_header("x-hog"), [(4usize << 20).to_string()]);
     assert_eq!(capped.get("/big").await.status, 500, "and again on a fresh instance");
+    assert_eq!(capped.get("/big-open").await.echo()["target"], "/big-open", "fail-open skips the plugin");
+    for _ in 0..3 {
+        // 64 MiB through the allocator of an instance capped at 32 MiB: freed memory is
+        // reused, and the pooled instance stays healthy from request to request.
+        let churned = capped.get("/churn").await.echoed_header("x-churn");
+        assert_eq!(churned.len(), 1);
+        assert!(churned[0].parse::<usize>().unwrap() > 50_000, "{churned:?}");
+    }
 
     let roomy = gateway(&dir, &origin, "[sandbox.plugins.probe]\nmemory = \"128MiB\"", &routes).await;
     assert_eq!(roomy.get("/big").await.echoed_header("x-hog"), [(40usize << 20).to_string()]);

@@ -39,13 +39,13 @@ pub(crate) enum Returned {
 
 /// An instance checked out for one call, with the handle of the call's config.
 pub(crate) struct Call {
-    pub instance: Instance,
+    pub instance: Box<Instance>,
     pub handle: u32,
 }
 
 impl Call {
     pub fn blocking(&mut self, args: &Args) -> Result<Returned> {
-        let Instance { store, exports, prefetch, .. } = &mut self.instance;
+        let Instance { store, exports, prefetch, .. } = &mut *self.instance;
         let (exports, handle, req) = (&exports.blocking, self.handle, Resource::new_borrow(0));
         Ok(match args {
             Args::OnRequest => Returned::Outcome(exports.call_on_request(store, handle, req, prefetch)?),
@@ -64,7 +64,7 @@ impl Call {
     }
 
     pub async fn yielding(&mut self, args: &Args) -> Result<Returned> {
-        let Instance { store, exports, prefetch, .. } = &mut self.instance;
+        let Instance { store, exports, prefetch, .. } = &mut *self.instance;
         let (exports, handle, req) = (&exports.yielding, self.handle, Resource::new_borrow(0));
         Ok(match args {
             Args::OnRequest => Returned::Outcome(exports.call_on_request(store, handle, req, prefetch).await?),

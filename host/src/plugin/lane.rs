@@ -10,15 +10,15 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::Poll;
 
-use wasmtime::{format_err, Result};
+use wasmtime::Result;
 
 use super::dispatch::{Args, Call, Returned};
 
 /// Runs a yielding call: its first slice on this thread, the rest (if any) on the lane; or
 /// all of it on the lane when the caller expects it to be slow (`known_slow`), so the
-/// worker does not spend that first slice either. The call comes back with its result,
-/// whichever thread finished it.
-pub(crate) async fn run(call: Call, args: Args, known_slow: bool) -> Result<(Call, Result<Returned>)> {
+/// worker does not spend that first slice either. The call always comes back with its
+/// result (it holds the request), whichever thread finished it.
+pub(crate) async fn run(call: Call, args: Args, known_slow: bool) -> (Call, Result<Returned>) {
     let mut future: Pin<Box<dyn Future<Output = (Call, Result<Returned>)> + Send>> = Box::pin(async move {
         let mut call = call;
         let result = call.yielding(&args).await;
@@ -31,15 +31,20 @@ pub(crate) async fn run(call: Call, args: Args, known_slow: bool) -> Result<(Cal
         })
         .await;
         if let Some(done) = first {
-            return Ok(done);
+            return done;
         }
     }
-    let mut task = AbortOnDrop(lane()?.spawn(future));
+    let Some(lane) = lane() else {
+        // No lane (its threads could not start): finish here, still yielding at every tick.
+        return future.await;
+    };
+    let mut task = AbortOnDrop(lane.spawn(future));
     match (&mut task.0).await {
-        Ok(done) => Ok(done),
+        Ok(done) => done,
         // A host function panicked inside the call: the same as a panic on the worker.
         Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-        Err(err) => Err(format_err!("the call was cancelled on the slow lane: {err}")),
+        // Only our own abort cancels a lane task, and that drops this future first.
+        Err(err) => panic!("a slow-lane call was cancelled while its request waited for it: {err}"),
     }
 }
 
@@ -54,20 +59,17 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// The lane's threads, one per CPU, started with the first slow call. They run only on CPU
-/// time the request workers leave (see `run_when_idle`).
-fn lane() -> Result<&'static tokio::runtime::Handle> {
-    static LANE: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+/// time the request workers leave (see `run_when_idle`). `None` if they cannot start.
+fn lane() -> Option<&'static tokio::runtime::Handle> {
+    static LANE: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
     let lane = LANE.get_or_init(|| {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        tokio::runtime::Builder::new_multi_thread()
+        let built = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("portcullis-slow-lane")
             .on_thread_start(crate::sched::run_when_idle)
-            .build()
-            .map_err(|err| format!("cannot start the slow lane: {err}"))
+            .build();
+        built.inspect_err(|err| tracing::error!(error = %err, "cannot start the slow lane: slow plugin calls stay on the request workers")).ok()
     });
-    match lane {
-        Ok(runtime) => Ok(runtime.handle()),
-        Err(message) => Err(format_err!("{message}")),
-    }
+    lane.as_ref().map(tokio::runtime::Runtime::handle)
 }

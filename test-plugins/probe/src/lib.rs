@@ -50,6 +50,9 @@ pub struct Probe {
     forever: bool,
     /// on-request allocates and touches this many MiB.
     hog_mib: Option<usize>,
+    /// on-request allocates and frees this many MiB in small blocks (allocator churn that
+    /// stays within any cap), reporting the blocks made as `x-churn`.
+    churn_mib: Option<usize>,
 }
 
 impl Probe {
@@ -98,6 +101,9 @@ impl Plugin for Probe {
         if let Some(mib) = self.hog_mib {
             let hog = vec![1u8; mib << 20];
             req.set_header("x-hog", hog.iter().map(|&b| usize::from(b)).sum::<usize>().to_string());
+        }
+        if let Some(mib) = self.churn_mib {
+            req.set_header("x-churn", churn(mib << 20).to_string());
         }
         if let Some(tag) = &self.tag {
             req.append_header("x-chain", tag);
@@ -183,4 +189,22 @@ fn burn(cpu: std::time::Duration) {
         }
         last = now;
     }
+}
+
+/// Allocates `total` bytes in blocks of 16 B to 4 KiB, keeping at most 64 alive at a time,
+/// and returns how many blocks it made.
+fn churn(total: usize) -> usize {
+    let mut live: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
+    let (mut made, mut size, mut allocated) = (0usize, 16usize, 0usize);
+    while allocated < total {
+        let block = vec![made as u8; size];
+        allocated += block.len();
+        live.push_back(block);
+        if live.len() > 64 {
+            live.pop_front();
+        }
+        made += 1;
+        size = if size >= 4096 { 16 } else { size * 2 };
+    }
+    made
 }
