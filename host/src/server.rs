@@ -3,12 +3,14 @@
 //! of zero-downtime restarts).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -24,6 +26,47 @@ pub struct Gateway {
     current: Current,
     addrs: Vec<SocketAddr>,
     accept_tasks: Vec<JoinHandle<()>>,
+    lifecycle: Arc<Lifecycle>,
+}
+
+/// What a shutdown needs to know: the signal to drain, and how many connections are open.
+/// Every accept loop and connection holds it, so the signal outlives them all.
+struct Lifecycle {
+    draining: watch::Sender<bool>,
+    open: AtomicUsize,
+    /// Told when `open` drops to zero.
+    all_closed: Notify,
+}
+
+impl Lifecycle {
+    /// Counts a connection open until the returned guard drops.
+    fn opened(self: &Arc<Lifecycle>) -> OpenConnection {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        OpenConnection(self.clone())
+    }
+
+    async fn until_all_closed(&self) {
+        loop {
+            let closed = self.all_closed.notified();
+            tokio::pin!(closed);
+            // Registered before the check, so a close in between is not missed.
+            closed.as_mut().enable();
+            if self.open.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            closed.await;
+        }
+    }
+}
+
+struct OpenConnection(Arc<Lifecycle>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.all_closed.notify_waiters();
+        }
+    }
 }
 
 impl Gateway {
@@ -39,15 +82,20 @@ impl Gateway {
             .map(|addr| bind(*addr, config.server.reuse_port).with_context(|| format!("cannot listen on {addr}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let limits = Arc::new(ConnectionLimits::new(config.server.max_connections));
+        let lifecycle = Arc::new(Lifecycle {
+            draining: watch::Sender::new(false),
+            open: AtomicUsize::new(0),
+            all_closed: Notify::new(),
+        });
         proxy.pool.spawn_reaper();
         let current: Current = Arc::new(ArcSwap::from_pointee(proxy));
         let mut addrs = Vec::with_capacity(listeners.len());
         let mut accept_tasks = Vec::with_capacity(listeners.len());
         for listener in listeners {
             addrs.push(listener.local_addr()?);
-            accept_tasks.push(tokio::spawn(accept_loop(listener, current.clone(), limits.clone())));
+            accept_tasks.push(tokio::spawn(accept_loop(listener, current.clone(), limits.clone(), lifecycle.clone())));
         }
-        Ok(Gateway { current, addrs, accept_tasks })
+        Ok(Gateway { current, addrs, accept_tasks, lifecycle })
     }
 
     /// Builds a whole new snapshot from `config` — routes, compiled (or cached) plugins,
@@ -96,6 +144,19 @@ impl Gateway {
             let _ = task.await;
         }
     }
+
+    /// Graceful shutdown: stops accepting (after taking the connections the kernel has
+    /// already queued), closes idle keep-alive connections, lets requests in flight finish
+    /// (their responses close their connections) and returns when all connections are
+    /// closed or `grace` has passed. Returns how many were still open then.
+    pub async fn shutdown(mut self, grace: Duration) -> usize {
+        self.lifecycle.draining.send_replace(true);
+        for task in std::mem::take(&mut self.accept_tasks) {
+            let _ = task.await;
+        }
+        let _ = tokio::time::timeout(grace, self.lifecycle.until_all_closed()).await;
+        self.lifecycle.open.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Gateway {
@@ -135,9 +196,28 @@ impl ConnectionLimits {
     }
 }
 
-async fn accept_loop(listener: TcpListener, current: Current, limits: Arc<ConnectionLimits>) {
+async fn accept_loop(
+    listener: TcpListener,
+    current: Current,
+    limits: Arc<ConnectionLimits>,
+    lifecycle: Arc<Lifecycle>,
+) {
+    let mut draining = lifecycle.draining.subscribe();
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            biased;
+            // (`map` drops the borrow of the value before the arm awaits.)
+            _ = async { draining.wait_for(|draining| *draining).await.map(drop) } => {
+                // Connections the kernel completed before we stopped are served (with
+                // `Connection: close`) rather than reset when the socket closes.
+                match tokio::time::timeout(Duration::ZERO, listener.accept()).await {
+                    Ok(accepted) => accepted,
+                    Err(_) => return,
+                }
+            }
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(err) => {
                 // EMFILE and friends: back off briefly instead of spinning on the error.
@@ -146,18 +226,20 @@ async fn accept_loop(listener: TcpListener, current: Current, limits: Arc<Connec
                 continue;
             }
         };
+        let open = lifecycle.opened();
         if let Ok(permit) = limits.served.clone().try_acquire_owned() {
             let current = current.clone();
+            let draining = lifecycle.draining.subscribe();
             tokio::spawn(async move {
-                serve(current, stream, peer).await;
-                drop(permit);
+                serve(current, stream, peer, draining).await;
+                drop((permit, open));
             });
         } else if let Ok(permit) = limits.refusals.clone().try_acquire_owned() {
             tracing::warn!(%peer, "max_connections reached; answering 503");
             let proxy = current.load_full();
             tokio::spawn(async move {
                 reject_overloaded(proxy, stream).await;
-                drop(permit);
+                drop((permit, open));
             });
         } else {
             tracing::debug!(%peer, "max_connections reached and refusals saturated; closing");
@@ -165,9 +247,8 @@ async fn accept_loop(listener: TcpListener, current: Current, limits: Arc<Connec
     }
 }
 
-/// Runs the gateway until SIGINT or SIGTERM, on a runtime with `server.workers` threads.
-/// On the signal it stops accepting and returns, which ends connections still in flight:
-/// draining them up to a deadline is the graceful shutdown still to come (issue 9).
+/// Runs the gateway until SIGINT or SIGTERM, on a runtime with `server.workers` threads,
+/// then shuts down gracefully (`Gateway::shutdown`) within `timeouts.drain` and returns.
 ///
 /// Meanwhile it reloads (see `reload`) on SIGHUP and when the config file or a plugin file
 /// changes.
@@ -183,7 +264,12 @@ pub fn run(path: &std::path::Path) -> anyhow::Result<()> {
             () = wait_for_shutdown_signal() => {}
             () = crate::reload::on_change(&gateway, path) => {}
         }
-        gateway.stop_accepting();
+        let grace = gateway.snapshot().config().timeouts.drain;
+        tracing::info!(?grace, "shutting down: finishing requests in flight");
+        match gateway.shutdown(grace).await {
+            0 => tracing::info!("all connections closed"),
+            open => tracing::warn!(open, "drain time over; closing the connections still open"),
+        }
         Ok(())
     })
 }

@@ -279,6 +279,7 @@ fn minimal_config_gets_every_default() {
             upstream_response: Duration::from_secs(60),
             upstream_idle: Duration::from_secs(60),
             tunnel_idle: Duration::from_secs(600),
+            drain: Duration::from_secs(30),
         }
     );
     assert_eq!(
@@ -330,6 +331,7 @@ fn full_config_sets_every_key() {
             upstream_response: Duration::from_secs(3600),
             upstream_idle: Duration::from_secs(45),
             tunnel_idle: Duration::from_secs(120),
+            drain: Duration::from_secs(5),
         },
         forwarding: Forwarding { x_forwarded_for: XffMode::Replace, x_forwarded_proto: false, via: None },
         scrub: ScrubConfig {

@@ -88,6 +88,9 @@ pub struct Timeouts {
     /// An upgraded (WebSocket) tunnel with no traffic either way for this long is closed.
     #[serde(deserialize_with = "units::duration")]
     pub tunnel_idle: Duration,
+    /// On SIGTERM/SIGINT: the longest wait for requests in flight before exiting anyway.
+    #[serde(deserialize_with = "units::duration")]
+    pub drain: Duration,
 }
 
 impl Default for Timeouts {
@@ -101,6 +104,7 @@ impl Default for Timeouts {
             upstream_response: Duration::from_secs(60),
             upstream_idle: Duration::from_secs(60),
             tunnel_idle: Duration::from_secs(600),
+            drain: Duration::from_secs(30),
         }
     }
 }

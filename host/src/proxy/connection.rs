@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 use super::exchange::{exchange, After, Failure};
 use super::io::{Conn, ReadFault};
@@ -15,7 +16,14 @@ use super::Proxy;
 use crate::error::{error_response, ProxyError};
 use crate::http1::{RequestHead, RequestParser};
 
-pub(crate) async fn serve(current: crate::server::Current, stream: TcpStream, peer: SocketAddr) {
+/// `draining` turns true when the gateway shuts down: an idle connection closes at once, a
+/// request under way finishes and its response closes the connection.
+pub(crate) async fn serve(
+    current: crate::server::Current,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut draining: watch::Receiver<bool>,
+) {
     let _ = stream.set_nodelay(true);
     let mut client = Conn::new(stream);
     let mut parser = RequestParser::new(current.load().head_limits);
@@ -23,7 +31,7 @@ pub(crate) async fn serve(current: crate::server::Current, stream: TcpStream, pe
     let client_ip = bytes::Bytes::from(peer.ip().to_string());
     loop {
         let waiting = current.load_full();
-        let head = match read_head(&waiting, &mut client, &mut parser, first).await {
+        let head = match read_head(&waiting, &mut client, &mut parser, first, &mut draining).await {
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(err) => {
@@ -35,7 +43,7 @@ pub(crate) async fn serve(current: crate::server::Current, stream: TcpStream, pe
         // The request begins now, on the snapshot current now, and ends on it: a reload
         // changes the next request, never one half-way through.
         let proxy = current.load_full();
-        match exchange(&proxy, &mut client, &client_ip, head).await {
+        match exchange(&proxy, &mut client, &client_ip, head, &draining).await {
             Ok(After::KeepAlive) => continue,
             Ok(After::Close) => return,
             Ok(After::CloseUnread) => return linger(&mut client).await,
@@ -58,12 +66,15 @@ pub(crate) async fn serve(current: crate::server::Current, stream: TcpStream, pe
 
 /// Waits for a complete head. The first byte may take `header_read` on a new connection or
 /// `keepalive_idle` between requests; once a head has started it must be complete within
-/// `header_read` of its first byte, however slowly it trickles in (slowloris).
+/// `header_read` of its first byte, however slowly it trickles in (slowloris). While no
+/// byte of a head has arrived, draining ends the wait (`None`: close); a head already
+/// started, or pipelined, is still served.
 async fn read_head(
     proxy: &Proxy,
     client: &mut Conn,
     parser: &mut RequestParser,
     first: bool,
+    draining: &mut watch::Receiver<bool>,
 ) -> Result<Option<RequestHead>, ProxyError> {
     let timeouts = &proxy.config.timeouts;
     let idle = if first { timeouts.header_read } else { timeouts.keepalive_idle };
@@ -76,7 +87,16 @@ async fn read_head(
             deadline.get_or_insert_with(|| Instant::now() + timeouts.header_read);
         }
         let wait = deadline.map_or(idle, |d| d.saturating_duration_since(Instant::now()));
-        match client.read_more(wait).await {
+        let read = if client.buf.is_empty() {
+            tokio::select! {
+                biased;
+                _ = draining.wait_for(|draining| *draining) => return Ok(None),
+                read = client.read_more(wait) => read,
+            }
+        } else {
+            client.read_more(wait).await
+        };
+        match read {
             Ok(0) | Err(ReadFault::Io(_)) => return Ok(None),
             Ok(_) => continue,
             Err(ReadFault::Timeout) if deadline.is_some() => return Err(ProxyError::ClientTimeout),

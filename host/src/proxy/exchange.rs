@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use tokio::sync::watch;
 
 use super::call::{call, Called, PluginScope, Upstreamed};
 use super::io::Conn;
@@ -38,11 +39,14 @@ impl From<ProxyError> for Failure {
     }
 }
 
+/// `draining` turns true when the gateway shuts down: a response sent after that says
+/// `Connection: close`.
 pub(crate) async fn exchange(
     proxy: &Proxy,
     client: &mut Conn,
     client_ip: &Bytes,
     mut req: RequestHead,
+    draining: &watch::Receiver<bool>,
 ) -> Result<After, Failure> {
     let started = Instant::now();
     // Internal headers go before anything (routing, plugins, the origin) can see them.
@@ -60,7 +64,7 @@ pub(crate) async fn exchange(
     let is_head = req.method_is("HEAD");
     let chain = proxy.chain(route_index);
     let mut vars = Vars::default();
-    let early = Early { proxy, chain, client_ip, is_head, started };
+    let early = Early { proxy, chain, client_ip, is_head, started, draining };
 
     // [on-request]: plugins may edit the request or reply early (a WAF's 403).
     if chain.has(Phase::OnRequest) {
@@ -158,7 +162,10 @@ pub(crate) async fn exchange(
         BodyKind::Chunked | BodyKind::CloseDelimited if http10 => (None, Encode::Raw),
         BodyKind::Chunked | BodyKind::CloseDelimited => (Some(BodyKind::Chunked), Encode::Chunked),
     };
-    let keep_alive = client_keep_alive && request_complete && (client_framing.is_some() || framing == BodyKind::Empty);
+    let keep_alive = client_keep_alive
+        && request_complete
+        && (client_framing.is_some() || framing == BodyKind::Empty)
+        && !*draining.borrow();
     if http10 && keep_alive {
         resp.headers.append(Bytes::from_static(b"Connection"), Bytes::from_static(b"keep-alive"));
     }
@@ -216,6 +223,7 @@ struct Early<'a> {
     client_ip: &'a Bytes,
     is_head: bool,
     started: Instant,
+    draining: &'a watch::Receiver<bool>,
 }
 
 impl Early<'_> {
@@ -230,6 +238,7 @@ impl Early<'_> {
     ) -> Result<After, Failure> {
         let status = reply.status;
         let http10 = req.version == Version::Http10;
+        let keep_alive = keep_alive && !*self.draining.borrow();
         let (after, bytes_sent) =
             super::reply::send(self.proxy, client, reply, self.is_head, http10, keep_alive).await?;
         if self.chain.has(Phase::OnLog) {

@@ -184,6 +184,26 @@ impl GatewayProcess {
         }
     }
 
+    /// Sends a signal (`TERM`, `HUP`, ...) to the gateway, by its PID.
+    pub fn signal(&self, name: &str) {
+        let sent = std::process::Command::new("kill").arg(format!("-{name}")).arg(self.pid().to_string()).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{name} failed");
+    }
+
+    /// Its exit status, waiting at most `within` for it to exit.
+    pub fn exit_status(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
