@@ -19,8 +19,8 @@ use std::path::Path;
 
 pub use error::{ConfigError, Position};
 pub use model::{
-    Balance, Forwarding, Isolation, Limits, OnError, PluginRef, PluginSandbox, PoolConfig, RouteConfig, SandboxConfig,
-    ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode, PER_REQUEST_MAX_MEMORY,
+    Balance, Forwarding, Isolation, Limits, LogConfig, LogFormat, OnError, PluginRef, PluginSandbox, PoolConfig,
+    RouteConfig, SandboxConfig, ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode, PER_REQUEST_MAX_MEMORY,
 };
 pub use units::{parse_duration, parse_size};
 
@@ -37,6 +37,7 @@ pub struct Config {
     pub scrub: ScrubConfig,
     pub pool: PoolConfig,
     pub sandbox: SandboxConfig,
+    pub log: LogConfig,
     /// Keyed by the name routes refer to; sorted, so logs and errors list them stably.
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// In file order, which breaks ties between equally specific routes.

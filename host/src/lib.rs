@@ -5,6 +5,7 @@
 //! The request path follows the phase chart in `ARCHITECTURE.md`; `proxy::exchange`
 //! reads top to bottom in that order.
 
+mod access;
 pub mod config;
 pub mod demo;
 pub mod error;

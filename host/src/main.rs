@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use portcullis::config::LogFormat;
 
 /// portcullis: a reverse proxy whose business logic runs as sandboxed WebAssembly components.
 #[derive(Parser)]
@@ -40,8 +41,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    // `[log] format` is read before anything logs; a config that does not load is reported
+    // by `run` itself, in the default format.
+    let format = match &cli.command {
+        Command::Run { config } => portcullis::Config::load(config).map_or(LogFormat::Logfmt, |c| c.log.format),
+        _ => LogFormat::Logfmt,
+    };
+    init_logging(format);
     let result = match cli.command {
         Command::Run { config } => portcullis::run(&config),
         Command::Check { config } => {
@@ -59,8 +66,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PORTCULLIS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let logger = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Logfmt => logger.init(),
+        // One object per line with the event's fields at the top level, for log shippers.
+        LogFormat::Json => logger.json().flatten_event(true).with_current_span(false).with_span_list(false).init(),
+    }
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::config::{
-    Balance, Config, Forwarding, Isolation, Limits, PluginSandbox, PoolConfig, RouteConfig, SandboxConfig, ScrubConfig,
-    ServerConfig, Timeouts, UpstreamConfig, XffMode,
+    Balance, Config, Forwarding, Isolation, Limits, LogConfig, LogFormat, PluginSandbox, PoolConfig, RouteConfig,
+    SandboxConfig, ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
 };
 use portcullis_scrub::Pattern;
 
@@ -55,7 +55,7 @@ fn unknown_key_at_top_level() {
     assert_eq!(
         error(&src),
         "gw.toml:3:2: `limit`: unknown field `limit`, expected one of `server`, `limits`, \
-         `timeouts`, `forwarding`, `scrub`, `pool`, `sandbox`, `upstreams`, `routes`"
+         `timeouts`, `forwarding`, `scrub`, `pool`, `sandbox`, `log`, `upstreams`, `routes`"
     );
 }
 
@@ -339,6 +339,7 @@ fn full_config_sets_every_key() {
             response_headers: vec![Pattern::Exact(b"x-backend-server".to_vec())],
         },
         pool: PoolConfig { idle_timeout: Duration::from_secs(30), max_idle_per_key: 0 },
+        log: LogConfig { format: LogFormat::Json, access: false },
         sandbox: SandboxConfig {
             defaults: PluginSandbox {
                 cpu_deadline: Duration::from_millis(50),

@@ -34,6 +34,7 @@ pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigEr
         server,
         limits: raw.limits,
         timeouts: raw.timeouts,
+        log: raw.log,
         forwarding: raw.forwarding,
         scrub: scrub(raw.scrub, at)?,
         pool: raw.pool,

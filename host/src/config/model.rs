@@ -109,6 +109,31 @@ impl Default for Timeouts {
     }
 }
 
+/// `[log]`: how log lines are written, and whether every request gets an access-log line.
+/// Read at start; a reload does not change it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [log] table")]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// One line per request (target `portcullis::access`, level info).
+    pub access: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Logfmt, access: true }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `time LEVEL target: message key=value ...`, one line per event.
+    Logfmt,
+    /// One JSON object per line, the event's fields at the top level.
+    Json,
+}
+
 /// `[scrub]`: internal header names (`name` or `prefix*`, ASCII case-insensitive) removed
 /// from every request before routing and plugins, and optionally from responses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

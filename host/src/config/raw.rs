@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::{Balance, Forwarding, Limits, OnError, PoolConfig, Timeouts};
+use super::model::{Balance, Forwarding, Limits, LogConfig, OnError, PoolConfig, Timeouts};
 use super::units;
 
 #[derive(Deserialize)]
@@ -27,6 +27,8 @@ pub(crate) struct RawConfig {
     pub pool: PoolConfig,
     #[serde(default)]
     pub sandbox: RawSandbox,
+    #[serde(default)]
+    pub log: LogConfig,
     pub upstreams: BTreeMap<String, RawUpstream>,
     pub routes: Spanned<Vec<RawRoute>>,
 }

@@ -15,6 +15,7 @@ use super::exchange::Failure;
 use super::io::{Conn, ReadFault};
 use super::relay::{relay, Encode, RelayFault, RelayLimits};
 use super::Proxy;
+use crate::access::Timings;
 use crate::error::ProxyError;
 use crate::http1::{render, response, BodyDecoder, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version};
 use crate::plugin::{CallCtx, Chain, Phase, PluginReply, Vars};
@@ -58,6 +59,7 @@ pub(crate) async fn call<'u>(
     client: &mut Conn,
     expects_continue: bool,
     plugins: &mut PluginScope<'_>,
+    timings: &mut Timings,
 ) -> Result<Called<'u>, Failure> {
     let timeouts = &proxy.config.timeouts;
     let per_attempt = plugins.chain.has(Phase::OnUpstreamRequest);
@@ -79,7 +81,10 @@ pub(crate) async fn call<'u>(
                 client_ip: plugins.client_ip,
                 vars: plugins.vars,
             };
-            if let Some(reply) = plugins.chain.on_upstream_request(&mut ctx, &upstream.name, attempt_number).await? {
+            let since = Instant::now();
+            let decided = plugins.chain.on_upstream_request(&mut ctx, &upstream.name, attempt_number).await;
+            Timings::add(&mut timings.plugins, since);
+            if let Some(reply) = decided? {
                 return Ok(Called::Replied(reply));
             }
             head.clear();
@@ -90,7 +95,7 @@ pub(crate) async fn call<'u>(
             let reused = pooled.is_some();
             let stream = match pooled.take() {
                 Some(stream) => stream,
-                None => match connect(endpoint, timeouts.upstream_connect).await {
+                None => match timed(&mut timings.connect, connect(endpoint, timeouts.upstream_connect)).await {
                     Ok(stream) => {
                         proxy.pool.record_new();
                         stream
@@ -103,7 +108,8 @@ pub(crate) async fn call<'u>(
                 },
             };
             let mut conn = Conn::new(stream);
-            match attempt(proxy, &mut conn, &head, req, client, expects_continue, &mut continue_sent).await {
+            let attempted = attempt(proxy, &mut conn, &head, req, client, expects_continue, &mut continue_sent);
+            match timed(&mut timings.upstream, attempted).await {
                 Ok((resp, request_complete)) => {
                     return Ok(Called::Response(Upstreamed { conn, key, head: resp, request_complete }));
                 }
@@ -121,6 +127,14 @@ pub(crate) async fn call<'u>(
             detail: "no endpoints".into(),
         })
         .into())
+}
+
+/// Runs `future`, adding the time it took to `total`.
+async fn timed<T>(total: &mut std::time::Duration, future: impl std::future::Future<Output = T>) -> T {
+    let since = Instant::now();
+    let output = future.await;
+    Timings::add(total, since);
+    output
 }
 
 fn connect_error(upstream: &str, err: ConnectError) -> ProxyError {

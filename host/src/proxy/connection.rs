@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use super::exchange::{exchange, After, Failure};
 use super::io::{Conn, ReadFault};
 use super::Proxy;
+use crate::access::AccessRecord;
 use crate::error::{error_response, ProxyError};
 use crate::http1::{RequestHead, RequestParser};
 
@@ -35,31 +36,50 @@ pub(crate) async fn serve(
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(err) => {
+                // No head to take an id or a route from; the line still records the refusal.
                 tracing::debug!(%peer, error = %err, "refusing request head");
-                return respond_and_close(&waiting, &mut client, &err).await;
+                let mut record = AccessRecord::new(Instant::now());
+                record.status = err.status().0;
+                record.bytes_sent = respond_and_close(&waiting, &mut client, &err).await;
+                if waiting.config.log.access {
+                    record.log(&client_ip);
+                }
+                return;
             }
         };
         first = false;
         // The request begins now, on the snapshot current now, and ends on it: a reload
         // changes the next request, never one half-way through.
         let proxy = current.load_full();
-        match exchange(&proxy, &mut client, &client_ip, head, &draining).await {
-            Ok(After::KeepAlive) => continue,
-            Ok(After::Close) => return,
-            Ok(After::CloseUnread) => return linger(&mut client).await,
+        let mut record = AccessRecord::new(Instant::now());
+        let outcome = exchange(&proxy, &mut client, &client_ip, head, &draining, &mut record).await;
+        let after = match outcome {
+            Ok(after) => Some(after),
             Err(Failure::Respond(err)) => {
                 let (status, _) = err.status();
+                let request_id = String::from_utf8_lossy(&record.request_id);
                 if status >= 500 {
-                    tracing::warn!(%peer, error = %err, status, "request failed");
+                    tracing::warn!(%peer, %request_id, error = %err, status, "request failed");
                 } else {
-                    tracing::debug!(%peer, error = %err, status, "request refused");
+                    tracing::debug!(%peer, %request_id, error = %err, status, "request refused");
                 }
-                return respond_and_close(&proxy, &mut client, &err).await;
+                record.status = status;
+                record.bytes_sent = respond_and_close(&proxy, &mut client, &err).await;
+                None
             }
             Err(Failure::Abort(reason)) => {
-                tracing::debug!(%peer, reason, "connection aborted");
-                return;
+                let request_id = String::from_utf8_lossy(&record.request_id);
+                tracing::debug!(%peer, %request_id, reason, "connection aborted");
+                None
             }
+        };
+        if proxy.config.log.access {
+            record.log(&client_ip);
+        }
+        match after {
+            Some(After::KeepAlive) => continue,
+            Some(After::Close) | None => return,
+            Some(After::CloseUnread) => return linger(&mut client).await,
         }
     }
 }
@@ -108,12 +128,20 @@ async fn read_head(
 /// Sends an error response, then closes without resetting the connection: closing a socket
 /// with unread input makes the kernel send RST, which can destroy the response before the
 /// client reads it (a client still uploading the body it was refused for, say).
-async fn respond_and_close(proxy: &Proxy, client: &mut Conn, err: &ProxyError) {
+/// Returns the bytes of body sent.
+async fn respond_and_close(proxy: &Proxy, client: &mut Conn, err: &ProxyError) -> u64 {
     let out = error_response(err, proxy.fields.via_name());
     if client.write_all(&out, proxy.config.timeouts.body_idle).await.is_err() {
-        return;
+        return 0;
     }
     linger(client).await;
+    body_length(&out)
+}
+
+/// The body length of a rendered error response (what follows the blank line).
+fn body_length(response: &[u8]) -> u64 {
+    let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |at| at + 4);
+    (response.len() - head_end) as u64
 }
 
 /// Half-closes and discards what the client still sends, for at most `LINGER` in total and

@@ -11,6 +11,7 @@ use super::io::Conn;
 use super::relay::{relay, Encode, RelayLimits};
 use super::tunnel::tunnel;
 use super::Proxy;
+use crate::access::{self, AccessRecord, Timings};
 use crate::error::ProxyError;
 use crate::http1::header::tokens;
 use crate::http1::{render, BodyDecoder, BodyKind, HeadError, RequestHead, Version};
@@ -40,17 +41,21 @@ impl From<ProxyError> for Failure {
 }
 
 /// `draining` turns true when the gateway shuts down: a response sent after that says
-/// `Connection: close`.
+/// `Connection: close`. `record` is filled in for the access log as the request goes.
 pub(crate) async fn exchange(
     proxy: &Proxy,
     client: &mut Conn,
     client_ip: &Bytes,
     mut req: RequestHead,
     draining: &watch::Receiver<bool>,
+    record: &mut AccessRecord,
 ) -> Result<After, Failure> {
-    let started = Instant::now();
+    let started = record.started;
     // Internal headers go before anything (routing, plugins, the origin) can see them.
     proxy.scrub.request(&mut req.headers);
+    record.request_id = access::request_id(&mut req.headers);
+    record.method = req.method.clone();
+    record.target = req.target.clone();
 
     let route_index = proxy.router.find(req.host.as_deref(), req.path(), &req.method).ok_or(ProxyError::NoRoute)?;
     let route = &proxy.config.routes[route_index];
@@ -63,15 +68,19 @@ pub(crate) async fn exchange(
     let expects_continue = req.expects_continue() && req.version == Version::Http11;
     let is_head = req.method_is("HEAD");
     let chain = proxy.chain(route_index);
+    record.route = Some(chain.route().clone());
     let mut vars = Vars::default();
     let early = Early { proxy, chain, client_ip, is_head, started, draining };
+    let plugins_since = Instant::now();
 
     // [on-request]: plugins may edit the request or reply early (a WAF's 403).
     if chain.has(Phase::OnRequest) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        if let Some(reply) = chain.on_request(&mut ctx).await? {
+        let decided = chain.on_request(&mut ctx).await;
+        Timings::add(&mut record.timings.plugins, plugins_since);
+        if let Some(reply) = decided? {
             let keep_alive = client_keep_alive && req.body.is_empty();
-            return early.reply(client, &mut req, &mut vars, reply, keep_alive).await;
+            return early.reply(client, &mut req, &mut vars, reply, keep_alive, record).await;
         }
     }
 
@@ -88,11 +97,15 @@ pub(crate) async fn exchange(
     let mut upstream_index = proxy.route_upstream[route_index];
     if chain.has(Phase::SelectUpstream) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        if let Some(index) = chain.select_upstream(&mut ctx, |name| proxy.upstream_by_name.get(name).copied()).await? {
+        let since = Instant::now();
+        let selected = chain.select_upstream(&mut ctx, |name| proxy.upstream_by_name.get(name).copied()).await;
+        Timings::add(&mut record.timings.plugins, since);
+        if let Some(index) = selected? {
             upstream_index = index;
         }
     }
     let upstream = &proxy.upstreams[upstream_index];
+    record.upstream = Some(upstream.name.clone());
     if !req.headers.contains("host") {
         // We always speak HTTP/1.1 upstream, which requires Host; an HTTP/1.0 client may
         // have sent none. Name the upstream's endpoint, as nginx's `$proxy_host` does.
@@ -104,12 +117,12 @@ pub(crate) async fn exchange(
     // [on-upstream-request] runs inside `call`, once per attempt.
     let mut scope = PluginScope { chain, client_ip, vars: &mut vars };
     let Upstreamed { conn: mut origin, key, head: mut resp, request_complete } =
-        match call(proxy, upstream, &req, client, expects_continue, &mut scope).await? {
+        match call(proxy, upstream, &req, client, expects_continue, &mut scope, &mut record.timings).await? {
             Called::Response(upstreamed) => upstreamed,
             Called::Replied(reply) => {
                 // Nothing of the request body was read yet.
                 let keep_alive = client_keep_alive && req.body.is_empty();
-                return early.reply(client, &mut req, &mut vars, reply, keep_alive).await;
+                return early.reply(client, &mut req, &mut vars, reply, keep_alive, record).await;
             }
         };
 
@@ -138,16 +151,22 @@ pub(crate) async fn exchange(
     // [on-response]: plugins may edit status and headers, or replace the reply.
     if chain.has(Phase::OnResponse) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        if let Some(reply) = chain.on_response(&mut ctx, &mut resp).await? {
+        let since = Instant::now();
+        let decided = chain.on_response(&mut ctx, &mut resp).await;
+        Timings::add(&mut record.timings.plugins, since);
+        if let Some(reply) = decided? {
             // The origin's body stays unread, so its connection is dropped, not pooled.
             drop(origin);
-            return early.reply(client, &mut req, &mut vars, reply, client_keep_alive && request_complete).await;
+            let keep_alive = client_keep_alive && request_complete;
+            return early.reply(client, &mut req, &mut vars, reply, keep_alive, record).await;
         }
     }
 
     let origin_keep_alive = resp.keep_alive();
     proxy.fields.response(&mut resp.headers);
     proxy.scrub.response(&mut resp.headers);
+    resp.headers.replace(Bytes::from_static(access::REQUEST_ID.as_bytes()), record.request_id.clone());
+    record.status = resp.status;
     // HEAD and 304 replies describe a body they do not carry; their Content-Length stays.
     let keep_length = framing == BodyKind::Empty && (is_head || resp.status == 304);
     if !keep_length {
@@ -192,6 +211,7 @@ pub(crate) async fn exchange(
         }
     };
 
+    record.bytes_sent = bytes_sent;
     let origin_reusable =
         origin_keep_alive && framing != BodyKind::CloseDelimited && request_complete && origin.buf.is_empty();
     if origin_reusable {
@@ -206,7 +226,9 @@ pub(crate) async fn exchange(
             bytes_sent,
             duration_us: started.elapsed().as_micros() as u64,
         };
+        let since = Instant::now();
         chain.on_log(&mut CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars }, &summary).await;
+        Timings::add(&mut record.timings.plugins, since);
     }
 
     Ok(match (keep_alive, request_complete) {
@@ -235,12 +257,15 @@ impl Early<'_> {
         vars: &mut Vars,
         reply: PluginReply,
         keep_alive: bool,
+        record: &mut AccessRecord,
     ) -> Result<After, Failure> {
         let status = reply.status;
+        record.status = status;
         let http10 = req.version == Version::Http10;
         let keep_alive = keep_alive && !*self.draining.borrow();
         let (after, bytes_sent) =
-            super::reply::send(self.proxy, client, reply, self.is_head, http10, keep_alive).await?;
+            super::reply::send(self.proxy, client, reply, self.is_head, http10, keep_alive, &record.request_id).await?;
+        record.bytes_sent = bytes_sent;
         if self.chain.has(Phase::OnLog) {
             let summary = LogSummary {
                 upstream: None,
@@ -249,7 +274,9 @@ impl Early<'_> {
                 duration_us: self.started.elapsed().as_micros() as u64,
             };
             let chain = self.chain;
+            let since = Instant::now();
             chain.on_log(&mut CallCtx { route: chain.route(), req, client_ip: self.client_ip, vars }, &summary).await;
+            Timings::add(&mut record.timings.plugins, since);
         }
         Ok(after)
     }

@@ -32,10 +32,12 @@ pub(crate) async fn send(
     is_head: bool,
     http10: bool,
     keep_alive: bool,
+    request_id: &Bytes,
 ) -> Result<(After, u64), Failure> {
     let mut head = head(&plugin_reply);
     proxy.fields.response(&mut head.headers);
     proxy.scrub.response(&mut head.headers);
+    head.headers.replace(Bytes::from_static(crate::access::REQUEST_ID.as_bytes()), request_id.clone());
     if http10 && keep_alive {
         head.headers.append(Bytes::from_static(b"Connection"), Bytes::from_static(b"keep-alive"));
     }

@@ -123,7 +123,8 @@ impl GatewayProcess {
         let mut child = binary()
             .args(["run", "--config"])
             .arg(&config.path)
-            .env("PORTCULLIS_LOG", "warn")
+            // Warnings and errors, and with a captured log the access lines too.
+            .env("PORTCULLIS_LOG", if capture_log { "warn,portcullis::access=info" } else { "warn" })
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
