@@ -185,9 +185,13 @@ pub fn run_demo(plugin_dir: std::path::PathBuf) -> anyhow::Result<()> {
         println!("  for i in $(seq 6); do curl -s -o /dev/null -w '%{{http_code}} ' http://{gw}/api/x -H 'X-Api-Key: demo-key'; done  # 429 at 6");
         println!("  curl -s http://{gw}/ -H 'X-Canary: 1'          # origin-select: served by the canary origin");
         println!("  curl -si http://{gw}/status/599                # non-standard statuses pass through");
-        println!("\nCtrl-C to stop.");
+        if let Some(admin) = gateway.admin_addr() {
+            println!("  curl -s http://{admin}/metrics              # Prometheus metrics (admin listener)");
+            println!("  curl -s http://{admin}/plugins              # loaded plugins, sha256, phases, failures");
+        }
+        println!("\nCtrl-C to stop (in-flight requests finish first).");
         crate::server::wait_for_shutdown_signal().await;
-        drop(gateway);
+        gateway.shutdown(std::time::Duration::from_secs(5)).await;
         Ok(())
     })
 }

@@ -6,10 +6,12 @@
 //! reads top to bottom in that order.
 
 mod access;
+mod admin;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http1;
+mod metrics;
 pub mod plugin;
 pub mod pool;
 pub mod proxy;

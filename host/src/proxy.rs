@@ -5,7 +5,7 @@ mod call;
 mod connection;
 mod exchange;
 mod forwarding;
-mod io;
+pub(crate) mod io;
 mod relay;
 mod reply;
 mod scrub;

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::admin::Admin;
 use crate::config::Config;
 use crate::pool::PoolStats;
 use crate::proxy::{reject_overloaded, serve, Proxy};
@@ -27,11 +28,13 @@ pub struct Gateway {
     addrs: Vec<SocketAddr>,
     accept_tasks: Vec<JoinHandle<()>>,
     lifecycle: Arc<Lifecycle>,
+    /// The admin listener's state and task, when `server.admin` is set.
+    admin: Option<(Arc<Admin>, JoinHandle<()>, SocketAddr)>,
 }
 
 /// What a shutdown needs to know: the signal to drain, and how many connections are open.
 /// Every accept loop and connection holds it, so the signal outlives them all.
-struct Lifecycle {
+pub(crate) struct Lifecycle {
     draining: watch::Sender<bool>,
     open: AtomicUsize,
     /// Told when `open` drops to zero.
@@ -39,6 +42,14 @@ struct Lifecycle {
 }
 
 impl Lifecycle {
+    pub fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
     /// Counts a connection open until the returned guard drops.
     fn opened(self: &Arc<Lifecycle>) -> OpenConnection {
         self.open.fetch_add(1, Ordering::SeqCst);
@@ -91,11 +102,27 @@ impl Gateway {
         let current: Current = Arc::new(ArcSwap::from_pointee(proxy));
         let mut addrs = Vec::with_capacity(listeners.len());
         let mut accept_tasks = Vec::with_capacity(listeners.len());
+        let admin_addr = current.load().config().server.admin;
+        let admin = match admin_addr {
+            Some(addr) => {
+                let listener =
+                    bind(addr, false).with_context(|| format!("cannot listen on {addr} (`server.admin`)"))?;
+                let bound = listener.local_addr()?;
+                let admin = Arc::new(Admin {
+                    current: current.clone(),
+                    lifecycle: lifecycle.clone(),
+                    config_path: std::sync::OnceLock::new(),
+                });
+                let task = tokio::spawn(crate::admin::serve(listener, admin.clone()));
+                Some((admin, task, bound))
+            }
+            None => None,
+        };
         for listener in listeners {
             addrs.push(listener.local_addr()?);
             accept_tasks.push(tokio::spawn(accept_loop(listener, current.clone(), limits.clone(), lifecycle.clone())));
         }
-        Ok(Gateway { current, addrs, accept_tasks, lifecycle })
+        Ok(Gateway { current, addrs, accept_tasks, lifecycle, admin })
     }
 
     /// Builds a whole new snapshot from `config` — routes, compiled (or cached) plugins,
@@ -103,16 +130,19 @@ impl Gateway {
     /// running snapshot stays and the error says why. Listeners and the connection pool
     /// carry over; changing `server.listen` needs a restart.
     pub async fn reload(&self, config: Config) -> anyhow::Result<()> {
-        let running = self.current.load_full();
-        if config.server.listen != running.config().server.listen {
-            anyhow::bail!("`server.listen` cannot change on reload; restart the gateway to listen elsewhere");
+        reload_into(&self.current, config).await
+    }
+
+    /// Lets `POST /reload` on the admin listener reload from `path`.
+    pub fn serve_reloads_from(&self, path: &std::path::Path) {
+        if let Some((admin, _, _)) = &self.admin {
+            let _ = admin.config_path.set(path.to_owned());
         }
-        let pool = running.pool.clone();
-        let next = tokio::task::spawn_blocking(move || Proxy::rebuild(config, pool))
-            .await
-            .context("the reload task failed")??;
-        self.current.store(Arc::new(next));
-        Ok(())
+    }
+
+    /// The admin listener's address, if there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, _, addr)| *addr)
     }
 
     /// The bound addresses, in `server.listen` order (useful with port 0).
@@ -155,6 +185,9 @@ impl Gateway {
             let _ = task.await;
         }
         let _ = tokio::time::timeout(grace, self.lifecycle.until_all_closed()).await;
+        if let Some((_, task, _)) = self.admin.take() {
+            task.abort();
+        }
         self.lifecycle.open.load(Ordering::SeqCst)
     }
 }
@@ -162,7 +195,29 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.stop_accepting();
+        if let Some((_, task, _)) = &self.admin {
+            task.abort();
+        }
     }
+}
+
+/// Builds a whole new snapshot from `config` off the request path and swaps it in; see
+/// `Gateway::reload`.
+pub(crate) async fn reload_into(current: &Current, config: Config) -> anyhow::Result<()> {
+    let running = current.load_full();
+    let addresses = |c: &Config| (c.server.listen.clone(), c.server.admin);
+    if addresses(&config) != addresses(running.config()) {
+        crate::metrics::metrics().reload(false);
+        anyhow::bail!(
+            "`server.listen` and `server.admin` cannot change on reload; restart the gateway to listen elsewhere"
+        );
+    }
+    let pool = running.pool.clone();
+    let next =
+        tokio::task::spawn_blocking(move || Proxy::rebuild(config, pool)).await.context("the reload task failed");
+    crate::metrics::metrics().reload(matches!(next, Ok(Ok(_))));
+    current.store(Arc::new(next??));
+    Ok(())
 }
 
 fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
@@ -256,8 +311,12 @@ pub fn run(path: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     runtime(&config)?.block_on(async {
         let gateway = Gateway::start(config).await?;
+        gateway.serve_reloads_from(path);
+        // Scripts and tests read these lines to learn the bound ports; the admin line first.
+        if let Some(addr) = gateway.admin_addr() {
+            println!("portcullis admin on http://{addr} (/metrics /healthz /readyz /plugins, POST /reload)");
+        }
         for addr in gateway.local_addrs() {
-            // Scripts and tests read this line to learn the bound port.
             println!("portcullis listening on http://{addr}");
         }
         tokio::select! {

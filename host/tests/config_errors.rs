@@ -257,6 +257,7 @@ fn minimal_config_gets_every_default() {
             reuse_port: true,
             plugin_dir: None,
             plugin_cache_dir: None,
+            admin: None,
         }
     );
     assert_eq!(
@@ -315,6 +316,7 @@ fn full_config_sets_every_key() {
             reuse_port: false,
             plugin_dir: None,
             plugin_cache_dir: None,
+            admin: Some("0.0.0.0:9901".parse().unwrap()),
         },
         limits: Limits {
             max_headers: 50,
@@ -400,4 +402,16 @@ fn full_config_sets_every_key() {
         ],
     };
     assert_eq!(config, expected);
+}
+
+#[test]
+fn admin_on_a_public_address_needs_consent() {
+    let src = MINIMAL.replace("[server]\n", "[server]\nadmin = \"0.0.0.0:9901\"\n");
+    assert_eq!(
+        error(&src),
+        "gw.toml:3:9: `server.admin`: 0.0.0.0:9901 is not a loopback address: the admin API can reload the \
+         gateway; set `admin_public = true` to serve it there anyway"
+    );
+    let src = MINIMAL.replace("[server]\n", "[server]\nadmin = \"127.0.0.1:8080\"\n");
+    assert_eq!(error(&src), "gw.toml:3:9: `server.admin`: 127.0.0.1:8080 is also in `server.listen`");
 }

@@ -168,6 +168,7 @@ async fn the_demo_config_runs_its_plugin_chains() {
     // The demo config as `portcullis demo` runs it, on free ports.
     let toml = portcullis::demo::DEMO_CONFIG
         .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:9901", "127.0.0.1:0")
         .replace("\"127.0.0.1:9001\", \"127.0.0.1:9002\"", &format!("\"{}\"", demo.addr))
         .replace("127.0.0.1:9003", &canary.addr.to_string())
         // Fixed windows turn over on the clock; an hour makes a turn mid-test vanishingly rare.

@@ -162,8 +162,26 @@ fn server(raw: RawServer, at: &Locator<'_>) -> Result<ServerConfig, ConfigError>
         Some(text) => Ok(Some(std::path::PathBuf::from(text.get_ref()))),
         None => Ok(None),
     };
+    let admin = match &raw.admin {
+        Some(text) => {
+            let addr = checked(text, || "server.admin".to_owned(), at, |t| check::listen_addr(t))?;
+            if !addr.ip().is_loopback() && raw.admin_public != Some(true) {
+                let message = format!(
+                    "{addr} is not a loopback address: the admin API can reload the gateway; \
+                     set `admin_public = true` to serve it there anyway"
+                );
+                return Err(at.at(text.span(), "server.admin", message));
+            }
+            if listen.contains(&addr) && addr.port() != 0 {
+                return Err(at.at(text.span(), "server.admin", format!("{addr} is also in `server.listen`")));
+            }
+            Some(addr)
+        }
+        None => None,
+    };
     Ok(ServerConfig {
         listen,
+        admin,
         workers,
         max_connections,
         reuse_port: raw.reuse_port.unwrap_or(ServerConfig::DEFAULT_REUSE_PORT),

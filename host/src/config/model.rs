@@ -35,6 +35,9 @@ pub struct ServerConfig {
     pub plugin_dir: Option<PathBuf>,
     /// Where compiled plugins are cached; `None` picks the user's cache directory.
     pub plugin_cache_dir: Option<PathBuf>,
+    /// The admin listener (metrics, health, plugins, reload); off unless set, and only on a
+    /// loopback address unless `admin_public = true`.
+    pub admin: Option<SocketAddr>,
 }
 
 impl ServerConfig {

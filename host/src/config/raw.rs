@@ -80,6 +80,8 @@ pub(crate) struct RawServer {
     pub reuse_port: Option<bool>,
     pub plugin_dir: Option<Spanned<String>>,
     pub plugin_cache_dir: Option<Spanned<String>>,
+    pub admin: Option<Spanned<String>>,
+    pub admin_public: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ use super::{Decision, Phase, PhaseSet, PluginReply};
 use crate::config::OnError;
 use crate::error::ProxyError;
 use crate::http1::ResponseHead;
+use crate::metrics::{metrics, PluginFailureLabels};
 
 pub(crate) struct Link {
     pub plugin: Arc<LoadedPlugin>,
@@ -49,7 +50,11 @@ impl Chain {
 
     /// Counts the failure and applies `link`'s policy: `Ok` skips the plugin (fail-open).
     fn failed(&self, link: &Link, phase: Phase, err: wasmtime::Error) -> Result<(), ProxyError> {
-        link.plugin.failures.fetch_add(1, Ordering::Relaxed);
+        let policy = match link.on_error {
+            OnError::FailClosed => "fail-closed",
+            OnError::FailOpen => "fail-open",
+        };
+        count_failure(link, phase, &err, policy);
         let plugin = &*link.plugin.name;
         let route = &*self.route;
         match link.on_error {
@@ -149,7 +154,7 @@ impl Chain {
         };
         for link in self.links(Phase::OnLog) {
             if let Err(err) = link.plugin.on_log(link.config, ctx, summary.clone()).await {
-                link.plugin.failures.fetch_add(1, Ordering::Relaxed);
+                count_failure(link, Phase::OnLog, &err, "logged");
                 let (plugin, route) = (&*link.plugin.name, &*self.route);
                 tracing::warn!(plugin, route, phase = "on-log", error = %format!("{err:#}"), "plugin failed");
             }
@@ -164,4 +169,27 @@ pub struct LogSummary {
     pub status: u16,
     pub bytes_sent: u64,
     pub duration_us: u64,
+}
+
+/// Counts a failed call on the plugin and in the metrics.
+fn count_failure(link: &Link, phase: Phase, err: &wasmtime::Error, policy: &'static str) {
+    link.plugin.failures.fetch_add(1, Ordering::Relaxed);
+    let labels = PluginFailureLabels {
+        plugin: link.plugin.name.to_string(),
+        phase: phase.name(),
+        kind: failure_kind(err),
+        policy,
+    };
+    metrics().plugin_failures.get_or_create(&labels).inc();
+}
+
+/// How a call failed, for the failure counter: a trap at the CPU deadline, any other trap,
+/// or a broken rule of the contract (no trap: the host refused what the plugin did).
+fn failure_kind(err: &wasmtime::Error) -> &'static str {
+    match err.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => "deadline",
+        Some(_) => "trap",
+        None if err.chain().any(|cause| cause.downcast_ref::<wasmtime::Trap>().is_some()) => "trap",
+        None => "contract",
+    }
 }

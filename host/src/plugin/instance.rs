@@ -20,6 +20,8 @@ use super::vars::Vars;
 use super::{Decision, Phase, PhaseSet, PluginReply};
 use crate::config::{Isolation, PluginSandbox};
 use crate::http1::{RequestHead, ResponseHead};
+use crate::metrics::{metrics, PluginPhaseLabels};
+use prometheus_client::metrics::histogram::Histogram;
 
 /// Idle instances kept per plugin; more than this after a burst are dropped.
 const MAX_IDLE: usize = 64;
@@ -52,6 +54,8 @@ pub(crate) struct LoadedPlugin {
     /// Calls that failed (a trap, a broken rule, an unusable result); counted by the chain,
     /// which handles every failure.
     pub failures: AtomicU64,
+    /// Call latency per phase (`Phase as usize`), handles into the metrics family.
+    call_seconds: [Histogram; Phase::ALL.len()],
 }
 
 pub(crate) struct Instance {
@@ -123,6 +127,10 @@ impl LoadedPlugin {
             counters: Arc::new(Counters::default()),
             sandbox,
             failures: AtomicU64::new(0),
+            call_seconds: Phase::ALL.map(|phase| {
+                let labels = PluginPhaseLabels { plugin: checked.name.clone(), phase: phase.name() };
+                metrics().plugin_call_seconds.get_or_create(&labels).clone()
+            }),
         };
         let mut first = plugin.instantiate(0..plugin.configs.len())?;
         let phases =
@@ -283,8 +291,10 @@ impl LoadedPlugin {
         mut resp: Option<&mut ResponseHead>,
         args: Args,
     ) -> Result<Returned> {
+        let since = Instant::now();
+        let phase = args.phase() as usize;
         let mut call = self.start(config, ctx, resp.as_deref_mut())?;
-        let slow = self.slow.get(config).map(|phases| &phases[args.phase() as usize]);
+        let slow = self.slow.get(config).map(|phases| &phases[phase]);
         let result = if let (true, Some(slow)) = (self.sandbox.cooperative, slow) {
             let (back, result) = super::lane::run(call, args, slow.load(Ordering::Relaxed)).await;
             call = back;
@@ -294,7 +304,9 @@ impl LoadedPlugin {
         } else {
             call.blocking(&args)
         };
-        self.finish(call, ctx, resp, result)
+        let finished = self.finish(call, ctx, resp, result);
+        self.call_seconds[phase].observe(since.elapsed().as_secs_f64());
+        finished
     }
 
     pub async fn on_request(&self, config: usize, ctx: &mut CallCtx<'_>) -> Result<Decision> {

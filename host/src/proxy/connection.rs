@@ -44,6 +44,7 @@ pub(crate) async fn serve(
                 if waiting.config.log.access {
                     record.log(&client_ip);
                 }
+                crate::metrics::metrics().request("-", b"", record.status, record.started.elapsed());
                 return;
             }
         };
@@ -76,6 +77,8 @@ pub(crate) async fn serve(
         if proxy.config.log.access {
             record.log(&client_ip);
         }
+        let route = record.route.as_deref().unwrap_or("-");
+        crate::metrics::metrics().request(route, &record.method, record.status, record.started.elapsed());
         match after {
             Some(After::KeepAlive) => continue,
             Some(After::Close) | None => return,

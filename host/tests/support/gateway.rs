@@ -103,6 +103,8 @@ pub struct GatewayProcess {
     config: TempFile,
     /// Its log lines, in the order it wrote them, when started with `start_with_log`.
     log: Option<std::sync::mpsc::Receiver<String>>,
+    /// The admin listener's address, when `server.admin` is set.
+    pub admin: Option<SocketAddr>,
 }
 
 impl GatewayProcess {
@@ -145,20 +147,26 @@ impl GatewayProcess {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         // Keeps draining stdout after the address line so the child never blocks on a full pipe.
+        // The admin line (if any) comes first: it is sent along with the listening line.
         std::thread::spawn(move || {
+            let mut admin = None;
             for line in std::io::BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
+                if let Some(rest) = line.strip_prefix("portcullis admin on http://") {
+                    admin = rest.split_whitespace().next().map(str::to_owned);
+                }
                 if let Some(addr) = line.strip_prefix("portcullis listening on http://") {
-                    let _ = tx.send(addr.trim().to_owned());
+                    let _ = tx.send((addr.trim().to_owned(), admin.clone()));
                 }
             }
         });
-        let mut process = GatewayProcess { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), config, log };
+        let mut process = GatewayProcess { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), config, log, admin: None };
         let line = rx.recv_timeout(std::time::Duration::from_secs(30));
-        let line = line.unwrap_or_else(|e| {
+        let (line, admin) = line.unwrap_or_else(|e| {
             panic!("gateway printed no listening line ({e}); exit status {:?}", process.child.try_wait())
         });
         process.addr = line.parse().unwrap_or_else(|e| panic!("bad listening address {line:?}: {e}"));
+        process.admin = admin.map(|a| a.parse().unwrap_or_else(|e| panic!("bad admin address {a:?}: {e}")));
         process
     }
 
