@@ -47,6 +47,19 @@ pub(crate) struct PluginFailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct UpstreamLabels {
+    pub upstream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RetryLabels {
+    pub upstream: String,
+    /// `connect` (the next endpoint after a failed connect) or `stale` (a fresh connection
+    /// after a pooled one turned out closed).
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ReloadLabels {
     pub outcome: &'static str,
 }
@@ -58,6 +71,8 @@ pub(crate) struct Metrics {
     pub plugin_call_seconds: Family<PluginPhaseLabels, Histogram>,
     pub plugin_failures: Family<PluginFailureLabels, Counter>,
     pub reloads: Family<ReloadLabels, Counter>,
+    pub connect_errors: Family<UpstreamLabels, Counter>,
+    pub retries: Family<RetryLabels, Counter>,
 }
 
 /// Latency buckets from 50 µs to ~3 s (×2 each), in seconds.
@@ -96,7 +111,24 @@ pub(crate) fn metrics() -> &'static Metrics {
         );
         let reloads = Family::default();
         registry.register("reloads", "Config and plugin reloads, by outcome", reloads.clone());
-        Metrics { registry, requests, request_seconds, plugin_call_seconds, plugin_failures, reloads }
+        let connect_errors = Family::default();
+        registry.register(
+            "upstream_connect_errors",
+            "Failed connects to an upstream endpoint (refused, unreachable, timed out)",
+            connect_errors.clone(),
+        );
+        let retries = Family::default();
+        registry.register("upstream_retries", "Requests tried again on another connection", retries.clone());
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            plugin_call_seconds,
+            plugin_failures,
+            reloads,
+            connect_errors,
+            retries,
+        }
     })
 }
 
@@ -113,6 +145,14 @@ impl Metrics {
             RequestLabels { route: route.to_owned(), method: method_label(method), status: status_class(status) };
         self.requests.get_or_create(&labels).inc();
         self.request_seconds.get_or_create(&RouteLabels { route: labels.route }).observe(took.as_secs_f64());
+    }
+
+    pub fn connect_failed(&self, upstream: &str) {
+        self.connect_errors.get_or_create(&UpstreamLabels { upstream: upstream.to_owned() }).inc();
+    }
+
+    pub fn retried(&self, upstream: &str, reason: &'static str) {
+        self.retries.get_or_create(&RetryLabels { upstream: upstream.to_owned(), reason }).inc();
     }
 
     pub fn reload(&self, ok: bool) {

@@ -32,10 +32,11 @@ fn sample(metrics: &str, series: &str) -> f64 {
         .map_or(0.0, |value| value.trim().parse().unwrap())
 }
 
-fn config(dir: &PluginDir, origin: &Origin, tag: &str) -> String {
+fn config(dir: &PluginDir, origin: &Origin, down: SocketAddr, tag: &str) -> String {
     format!(
         "[server]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\n{}\
-         [upstreams.app]\nendpoints = [\"{}\"]\n\
+         [upstreams.app]\nendpoints = [\"{}\"]\n[upstreams.down]\nendpoints = [\"{down}\", \"{down}\"]\n\
+         [[routes]]\nmatch = {{ path_prefix = \"/down\" }}\nupstream = \"down\"\n\
          [[routes]]\nname = \"trapping\"\nmatch = {{ path_prefix = \"/trap\" }}\nupstream = \"app\"\n\
          plugins = [{{ name = \"probe\", on_error = \"fail-open\", config = {{ fail_at = \"on-request\" }} }}]\n\
          [[routes]]\nname = \"api\"\nupstream = \"app\"\nplugins = [{{ name = \"probe\", config = {{ tag = \"{tag}\" }} }}]\n",
@@ -48,7 +49,8 @@ fn config(dir: &PluginDir, origin: &Origin, tag: &str) -> String {
 async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
     let origin = Origin::echo().await;
     let dir = PluginDir::with(&["probe"]);
-    let gw = GatewayProcess::start(&config(&dir, &origin, "before"));
+    let down = support::origin::closed_port().await;
+    let gw = GatewayProcess::start(&config(&dir, &origin, down, "before"));
 
     assert_eq!(admin(&gw, "GET", "/healthz").await.text(), "ok\n");
     assert_eq!(admin(&gw, "GET", "/readyz").await.status, 200);
@@ -68,6 +70,7 @@ async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
         assert_eq!(get(&gw, "/a").await.echoed_header("x-chain"), ["before"]);
     }
     assert_eq!(get(&gw, "/trap").await.status, 200, "fail-open: the trapping plugin is skipped");
+    assert_eq!(get(&gw, "/down").await.status, 502, "both endpoints refuse");
     let after = admin(&gw, "GET", "/metrics").await.text();
     assert_eq!(sample(&after, api) - sample(&before, api), 3.0, "{after}");
     assert_eq!(sample(&after, traps) - sample(&before, traps), 1.0, "{after}");
@@ -75,6 +78,9 @@ async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
     assert!(sample(&after, "portcullis_upstream_connections_new_total") >= 1.0, "{after}");
     assert!(sample(&after, "portcullis_upstream_connections_reused_total") >= 1.0, "{after}");
     assert!(sample(&after, r#"portcullis_request_duration_seconds_count{route="api"}"#) >= 3.0);
+    assert_eq!(sample(&after, r#"portcullis_upstream_connect_errors_total{upstream="down"}"#), 2.0, "{after}");
+    assert_eq!(sample(&after, r#"portcullis_upstream_retries_total{upstream="down",reason="connect"}"#), 1.0);
+    assert_eq!(sample(&after, r#"portcullis_requests_total{route="routes[0]",method="GET",status="5xx"}"#), 1.0);
 
     let plugins: serde_json::Value = serde_json::from_str(&admin(&gw, "GET", "/plugins").await.text()).unwrap();
     assert_eq!(plugins[0]["name"], "probe");
@@ -83,7 +89,7 @@ async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
     assert!(plugins[0]["failures"].as_u64().unwrap() >= 1);
 
     // POST /reload reads the config file again; a broken file is refused with the reason.
-    std::fs::write(gw.config_path(), config(&dir, &origin, "after")).unwrap();
+    std::fs::write(gw.config_path(), config(&dir, &origin, down, "after")).unwrap();
     let reloaded = admin(&gw, "POST", "/reload").await;
     assert_eq!((reloaded.status, reloaded.text().as_str()), (200, "reloaded\n"));
     assert_eq!(get(&gw, "/a").await.echoed_header("x-chain"), ["after"]);

@@ -71,6 +71,9 @@ pub(crate) async fn call<'u>(
     let mut last_error = None;
 
     for (attempt_number, (endpoint, key)) in (1..).zip(upstream.attempts_keyed()) {
+        if attempt_number > 1 {
+            crate::metrics::metrics().retried(&upstream.name, "connect");
+        }
         if per_attempt {
             // [on-upstream-request]: per endpoint attempt, each starting from the request as
             // `on-request` left it, so a retry to another origin can carry other headers.
@@ -102,6 +105,7 @@ pub(crate) async fn call<'u>(
                     }
                     Err(err) => {
                         tracing::warn!(upstream = %upstream.name, endpoint, error = %err, "connect failed");
+                        crate::metrics::metrics().connect_failed(&upstream.name);
                         last_error = Some(connect_error(&upstream.name, err));
                         break;
                     }
@@ -115,6 +119,7 @@ pub(crate) async fn call<'u>(
                 }
                 Err(AttemptError::Stale(why)) if reused => {
                     tracing::debug!(upstream = %upstream.name, endpoint, why, "pooled connection was dead; retrying fresh");
+                    crate::metrics::metrics().retried(&upstream.name, "stale");
                 }
                 Err(AttemptError::Stale(why)) => return Err(ProxyError::UpstreamClosed(why).into()),
                 Err(AttemptError::Fatal(failure)) => return Err(failure),
