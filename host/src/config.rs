@@ -59,9 +59,10 @@ impl Config {
         let src = std::fs::read_to_string(path)
             .map_err(|err| ConfigError::whole_file(&origin, format!("cannot read config: {err}")))?;
         let mut config = Config::from_toml_str(&src, &origin)?;
-        // A relative plugin directory means "next to this config file", wherever it is run from.
+        // A relative path means "next to this config file", wherever it is run from.
         let base = path.parent().unwrap_or(Path::new(""));
-        for dir in [&mut config.server.plugin_dir, &mut config.server.plugin_cache_dir].into_iter().flatten() {
+        let paths = [&mut config.server.plugin_dir, &mut config.server.plugin_cache_dir, &mut config.server.handover];
+        for dir in paths.into_iter().flatten() {
             if dir.is_relative() {
                 *dir = base.join(&*dir);
             }

@@ -10,6 +10,7 @@ mod admin;
 pub mod config;
 pub mod demo;
 pub mod error;
+mod handover;
 pub mod http1;
 mod metrics;
 pub mod plugin;

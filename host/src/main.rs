@@ -21,6 +21,10 @@ enum Command {
         /// Path to the TOML configuration file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Take over the listening sockets of the gateway serving `server.handover`, which
+        /// then drains and exits (zero-downtime restart or binary upgrade).
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate a config file and exit: 0 if it is valid, 1 with the error (file:line:column: key) if not.
     Check {
@@ -45,12 +49,12 @@ fn main() -> ExitCode {
     // `[log] format` is read before anything logs; a config that does not load is reported
     // by `run` itself, in the default format.
     let format = match &cli.command {
-        Command::Run { config } => portcullis::Config::load(config).map_or(LogFormat::Logfmt, |c| c.log.format),
+        Command::Run { config, .. } => portcullis::Config::load(config).map_or(LogFormat::Logfmt, |c| c.log.format),
         _ => LogFormat::Logfmt,
     };
     init_logging(format);
     let result = match cli.command {
-        Command::Run { config } => portcullis::run(&config),
+        Command::Run { config, upgrade } => portcullis::run(&config, upgrade),
         Command::Check { config } => {
             portcullis::check(&config).map(|summary| println!("{}: ok{summary}", config.display()))
         }

@@ -13,8 +13,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 
+use std::os::fd::AsFd;
+
 use crate::admin::Admin;
 use crate::config::Config;
+use crate::handover::Inherited;
 use crate::pool::PoolStats;
 use crate::proxy::{reject_overloaded, serve, Proxy};
 
@@ -30,6 +33,8 @@ pub struct Gateway {
     lifecycle: Arc<Lifecycle>,
     /// The admin listener's state and task, when `server.admin` is set.
     admin: Option<(Arc<Admin>, JoinHandle<()>, SocketAddr)>,
+    /// Each listening socket by its configured address, for a handover.
+    listen_fds: Vec<(SocketAddr, std::os::fd::OwnedFd)>,
 }
 
 /// What a shutdown needs to know: the signal to drain, and how many connections are open.
@@ -83,15 +88,26 @@ impl Drop for OpenConnection {
 impl Gateway {
     /// Binds every listener and starts accepting. Fails (naming the address) if any bind fails.
     pub async fn start(config: Config) -> anyhow::Result<Gateway> {
+        Gateway::start_with(config, Inherited(Vec::new())).await
+    }
+
+    /// `start`, serving on the listening sockets a previous process handed over where their
+    /// configured address matches (binding the others).
+    pub(crate) async fn start_with(config: Config, mut inherited: Inherited) -> anyhow::Result<Gateway> {
         // Plugins first: a config that fails to load must not leave a port open meanwhile.
         let proxy = Proxy::build(config)?;
         let config = proxy.config();
-        let listeners = config
-            .server
-            .listen
-            .iter()
-            .map(|addr| bind(*addr, config.server.reuse_port).with_context(|| format!("cannot listen on {addr}")))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut listeners = Vec::with_capacity(config.server.listen.len());
+        let mut listen_fds = Vec::with_capacity(config.server.listen.len());
+        for addr in &config.server.listen {
+            let listener = match inherited.0.iter().position(|(configured, _)| configured == addr) {
+                Some(at) => TcpListener::from_std(inherited.0.swap_remove(at).1)?,
+                None => bind(*addr, config.server.reuse_port).with_context(|| format!("cannot listen on {addr}"))?,
+            };
+            // A duplicate of the descriptor, to hand the socket to a successor (`handover`).
+            listen_fds.push((*addr, listener.as_fd().try_clone_to_owned()?));
+            listeners.push(listener);
+        }
         let limits = Arc::new(ConnectionLimits::new(config.server.max_connections));
         let lifecycle = Arc::new(Lifecycle {
             draining: watch::Sender::new(false),
@@ -122,7 +138,7 @@ impl Gateway {
             addrs.push(listener.local_addr()?);
             accept_tasks.push(tokio::spawn(accept_loop(listener, current.clone(), limits.clone(), lifecycle.clone())));
         }
-        Ok(Gateway { current, addrs, accept_tasks, lifecycle, admin })
+        Ok(Gateway { current, addrs, accept_tasks, lifecycle, admin, listen_fds })
     }
 
     /// Builds a whole new snapshot from `config` — routes, compiled (or cached) plugins,
@@ -138,6 +154,11 @@ impl Gateway {
         if let Some((admin, _, _)) = &self.admin {
             let _ = admin.config_path.set(path.to_owned());
         }
+    }
+
+    /// Duplicates of the listening sockets, by configured address, for a successor process.
+    fn listen_fds(&self) -> std::io::Result<Vec<(SocketAddr, std::os::fd::OwnedFd)>> {
+        self.listen_fds.iter().map(|(addr, fd)| Ok((*addr, fd.try_clone()?))).collect()
     }
 
     /// The admin listener's address, if there is one.
@@ -184,6 +205,9 @@ impl Gateway {
         for task in std::mem::take(&mut self.accept_tasks) {
             let _ = task.await;
         }
+        // The duplicates kept for a handover hold the sockets open too: without them the
+        // kernel refuses new connections instead of queueing them for nobody.
+        self.listen_fds.clear();
         let _ = tokio::time::timeout(grace, self.lifecycle.until_all_closed()).await;
         if let Some((_, task, _)) = self.admin.take() {
             task.abort();
@@ -307,21 +331,51 @@ async fn accept_loop(
 ///
 /// Meanwhile it reloads (see `reload`) on SIGHUP and when the config file or a plugin file
 /// changes.
-pub fn run(path: &std::path::Path) -> anyhow::Result<()> {
+///
+/// With `upgrade`, it first takes the listening sockets of the gateway serving handovers at
+/// `server.handover` and, once serving, lets that one drain (zero-downtime restart).
+pub fn run(path: &std::path::Path, upgrade: bool) -> anyhow::Result<()> {
     let config = Config::load(path)?;
+    let handover_path = config.server.handover.clone();
+    let taken = match (&handover_path, upgrade) {
+        (Some(socket), true) => Some(crate::handover::take(socket)?),
+        (None, true) => {
+            anyhow::bail!("`run --upgrade` takes over through `server.handover`, which this config does not set")
+        }
+        (_, false) => None,
+    };
     runtime(&config)?.block_on(async {
-        let gateway = Gateway::start(config).await?;
+        let (inherited, predecessor) = match taken {
+            Some((inherited, stream)) => (inherited, Some(stream)),
+            None => (Inherited(Vec::new()), None),
+        };
+        let gateway = Gateway::start_with(config, inherited).await?;
         gateway.serve_reloads_from(path);
         // Scripts and tests read these lines to learn the bound ports; the admin line first.
         if let Some(addr) = gateway.admin_addr() {
             println!("portcullis admin on http://{addr} (/metrics /healthz /readyz /plugins, POST /reload)");
         }
+        if let Some(stream) = predecessor {
+            // Serving now: the old process may drain.
+            tokio::task::spawn_blocking(move || crate::handover::confirm(stream)).await??;
+        }
         for addr in gateway.local_addrs() {
             println!("portcullis listening on http://{addr}");
         }
+        let handovers = async {
+            match (handover_path, gateway.listen_fds()) {
+                (Some(socket), Ok(fds)) => crate::handover::serve(socket, fds).await,
+                (Some(_), Err(err)) => {
+                    tracing::error!(error = %err, "cannot duplicate the listening sockets; restarts will not be seamless");
+                    std::future::pending().await
+                }
+                (None, _) => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = wait_for_shutdown_signal() => {}
             () = crate::reload::on_change(&gateway, path) => {}
+            () = handovers => {}
         }
         let grace = gateway.snapshot().config().timeouts.drain;
         tracing::info!(?grace, "shutting down: finishing requests in flight");

@@ -258,6 +258,7 @@ fn minimal_config_gets_every_default() {
             plugin_dir: None,
             plugin_cache_dir: None,
             admin: None,
+            handover: None,
         }
     );
     assert_eq!(
@@ -317,6 +318,7 @@ fn full_config_sets_every_key() {
             plugin_dir: None,
             plugin_cache_dir: None,
             admin: Some("0.0.0.0:9901".parse().unwrap()),
+            handover: Some("tests/fixtures/config/gw.sock".into()),
         },
         limits: Limits {
             max_headers: 50,

@@ -187,6 +187,7 @@ fn server(raw: RawServer, at: &Locator<'_>) -> Result<ServerConfig, ConfigError>
         reuse_port: raw.reuse_port.unwrap_or(ServerConfig::DEFAULT_REUSE_PORT),
         plugin_dir: dir(&raw.plugin_dir, "server.plugin_dir")?,
         plugin_cache_dir: dir(&raw.plugin_cache_dir, "server.plugin_cache_dir")?,
+        handover: dir(&raw.handover, "server.handover")?,
     })
 }
 

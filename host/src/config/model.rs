@@ -38,6 +38,9 @@ pub struct ServerConfig {
     /// The admin listener (metrics, health, plugins, reload); off unless set, and only on a
     /// loopback address unless `admin_public = true`.
     pub admin: Option<SocketAddr>,
+    /// A Unix socket where this gateway hands its listening sockets to a new process
+    /// started with `run --upgrade` (zero-downtime restart). Relative to the config file.
+    pub handover: Option<PathBuf>,
 }
 
 impl ServerConfig {

@@ -82,6 +82,7 @@ pub(crate) struct RawServer {
     pub plugin_cache_dir: Option<Spanned<String>>,
     pub admin: Option<Spanned<String>>,
     pub admin_public: Option<bool>,
+    pub handover: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -40,11 +40,15 @@ pub(crate) async fn serve(
                 tracing::debug!(%peer, error = %err, "refusing request head");
                 let mut record = AccessRecord::new(Instant::now());
                 record.status = err.status().0;
-                record.bytes_sent = respond_and_close(&waiting, &mut client, &err).await;
+                let sent = respond(&waiting, &mut client, &err).await;
+                record.bytes_sent = sent.unwrap_or(0);
                 if waiting.config.log.access {
                     record.log(&client_ip);
                 }
                 crate::metrics::metrics().request("-", b"", record.status, record.started.elapsed());
+                if sent.is_some() {
+                    linger(&mut client).await;
+                }
                 return;
             }
         };
@@ -55,7 +59,7 @@ pub(crate) async fn serve(
         let mut record = AccessRecord::new(Instant::now());
         let outcome = exchange(&proxy, &mut client, &client_ip, head, &draining, &mut record).await;
         let after = match outcome {
-            Ok(after) => Some(after),
+            Ok(after) => after,
             Err(Failure::Respond(err)) => {
                 let (status, _) = err.status();
                 let request_id = String::from_utf8_lossy(&record.request_id);
@@ -65,33 +69,40 @@ pub(crate) async fn serve(
                     tracing::debug!(%peer, %request_id, error = %err, status, "request refused");
                 }
                 record.status = status;
-                record.bytes_sent = respond_and_close(&proxy, &mut client, &err).await;
-                None
+                match respond(&proxy, &mut client, &err).await {
+                    Some(sent) => {
+                        record.bytes_sent = sent;
+                        After::CloseUnread
+                    }
+                    None => After::Close,
+                }
             }
             Err(Failure::Abort(reason)) => {
                 let request_id = String::from_utf8_lossy(&record.request_id);
                 tracing::debug!(%peer, %request_id, reason, "connection aborted");
-                None
+                After::Close
             }
         };
+        // Logged and counted before any lingering: the client already has its response.
         if proxy.config.log.access {
             record.log(&client_ip);
         }
         let route = record.route.as_deref().unwrap_or("-");
         crate::metrics::metrics().request(route, &record.method, record.status, record.started.elapsed());
         match after {
-            Some(After::KeepAlive) => continue,
-            Some(After::Close) | None => return,
-            Some(After::CloseUnread) => return linger(&mut client).await,
+            After::KeepAlive => continue,
+            After::Close => return,
+            After::CloseUnread => return linger(&mut client).await,
         }
     }
 }
 
 /// Waits for a complete head. The first byte may take `header_read` on a new connection or
 /// `keepalive_idle` between requests; once a head has started it must be complete within
-/// `header_read` of its first byte, however slowly it trickles in (slowloris). While no
-/// byte of a head has arrived, draining ends the wait (`None`: close); a head already
-/// started, or pipelined, is still served.
+/// `header_read` of its first byte, however slowly it trickles in (slowloris). Between
+/// requests of a keep-alive connection, draining ends the wait (`None`: close); a head
+/// already started or pipelined, and the first request of a new connection (its client
+/// has just connected and is sending it), are still served.
 async fn read_head(
     proxy: &Proxy,
     client: &mut Conn,
@@ -110,7 +121,7 @@ async fn read_head(
             deadline.get_or_insert_with(|| Instant::now() + timeouts.header_read);
         }
         let wait = deadline.map_or(idle, |d| d.saturating_duration_since(Instant::now()));
-        let read = if client.buf.is_empty() {
+        let read = if client.buf.is_empty() && !first {
             tokio::select! {
                 biased;
                 _ = draining.wait_for(|draining| *draining) => return Ok(None),
@@ -131,14 +142,18 @@ async fn read_head(
 /// Sends an error response, then closes without resetting the connection: closing a socket
 /// with unread input makes the kernel send RST, which can destroy the response before the
 /// client reads it (a client still uploading the body it was refused for, say).
-/// Returns the bytes of body sent.
-async fn respond_and_close(proxy: &Proxy, client: &mut Conn, err: &ProxyError) -> u64 {
-    let out = error_response(err, proxy.fields.via_name());
-    if client.write_all(&out, proxy.config.timeouts.body_idle).await.is_err() {
-        return 0;
+async fn respond_and_close(proxy: &Proxy, client: &mut Conn, err: &ProxyError) {
+    if respond(proxy, client, err).await.is_some() {
+        linger(client).await;
     }
-    linger(client).await;
-    body_length(&out)
+}
+
+/// Sends an error response; the bytes of body sent, or `None` if the client went away.
+/// The caller closes with `linger`.
+async fn respond(proxy: &Proxy, client: &mut Conn, err: &ProxyError) -> Option<u64> {
+    let out = error_response(err, proxy.fields.via_name());
+    client.write_all(&out, proxy.config.timeouts.body_idle).await.ok()?;
+    Some(body_length(&out))
 }
 
 /// The body length of a rendered error response (what follows the blank line).

@@ -110,21 +110,27 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Starts the gateway and waits for its `portcullis listening on http://ADDR` line.
     pub fn start(toml: &str) -> GatewayProcess {
-        GatewayProcess::spawn(toml, false)
+        GatewayProcess::spawn(toml, false, &[])
     }
 
     /// Like `start`, with its log (warnings and errors) readable by `log_line`.
     pub fn start_with_log(toml: &str) -> GatewayProcess {
-        GatewayProcess::spawn(toml, true)
+        GatewayProcess::spawn(toml, true, &[])
     }
 
-    fn spawn(toml: &str, capture_log: bool) -> GatewayProcess {
+    /// `run --upgrade`: takes over from the gateway serving the config's `server.handover`.
+    pub fn start_upgrade(toml: &str) -> GatewayProcess {
+        GatewayProcess::spawn(toml, false, &["--upgrade"])
+    }
+
+    fn spawn(toml: &str, capture_log: bool, extra: &[&str]) -> GatewayProcess {
         use std::io::BufRead;
         use std::process::Stdio;
         let config = TempFile::new("gateway.toml", toml);
         let mut child = binary()
             .args(["run", "--config"])
             .arg(&config.path)
+            .args(extra)
             // Warnings and errors, and with a captured log the access lines too.
             .env("PORTCULLIS_LOG", if capture_log { "warn,portcullis::access=info" } else { "warn" })
             .env("NO_COLOR", "1")
