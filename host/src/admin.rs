@@ -4,6 +4,7 @@
 //! - `GET /readyz`: 200, or 503 once shutdown has begun (load balancers stop sending).
 //! - `GET /metrics`: Prometheus/OpenMetrics text (`metrics.rs`).
 //! - `GET /plugins`: the loaded plugins as JSON: name, file, sha256, phases, failures.
+//! - `GET /config`: the active config as JSON, defaults applied, plugin configs redacted.
 //! - `POST /reload`: reloads from the config file `run` was started with; 200, or 500 with
 //!   why the new snapshot was refused (the old one keeps serving).
 
@@ -75,11 +76,15 @@ async fn route(admin: &Admin, head: &RequestHead) -> (u16, &'static str, String)
             }
         }
         ("GET", b"/plugins") => (200, "application/json", plugins_json(admin)),
+        ("GET", b"/config") => {
+            let config = crate::config::shown::to_json(admin.current.load().config());
+            (200, "application/json", config.to_string() + "\n")
+        }
         ("POST", b"/reload") => reload(admin).await,
-        (_, b"/healthz" | b"/readyz" | b"/metrics" | b"/plugins" | b"/reload") => {
+        (_, b"/healthz" | b"/readyz" | b"/metrics" | b"/plugins" | b"/config" | b"/reload") => {
             (405, TEXT, "method not allowed\n".into())
         }
-        _ => (404, TEXT, "not found: /healthz /readyz /metrics /plugins, POST /reload\n".into()),
+        _ => (404, TEXT, "not found: /healthz /readyz /metrics /plugins /config, POST /reload\n".into()),
     }
 }
 

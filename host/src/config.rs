@@ -12,6 +12,7 @@ mod locate;
 mod lower;
 mod model;
 mod raw;
+pub(crate) mod shown;
 mod units;
 
 use std::collections::BTreeMap;

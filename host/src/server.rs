@@ -353,7 +353,7 @@ pub fn run(path: &std::path::Path, upgrade: bool) -> anyhow::Result<()> {
         gateway.serve_reloads_from(path);
         // Scripts and tests read these lines to learn the bound ports; the admin line first.
         if let Some(addr) = gateway.admin_addr() {
-            println!("portcullis admin on http://{addr} (/metrics /healthz /readyz /plugins, POST /reload)");
+            println!("portcullis admin on http://{addr} (/metrics /healthz /readyz /plugins /config, POST /reload)");
         }
         if let Some(stream) = predecessor {
             // Serving now: the old process may drain.

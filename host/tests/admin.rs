@@ -38,7 +38,7 @@ fn config(dir: &PluginDir, origin: &Origin, down: SocketAddr, tag: &str) -> Stri
          [upstreams.app]\nendpoints = [\"{}\"]\n[upstreams.down]\nendpoints = [\"{down}\", \"{down}\"]\n\
          [[routes]]\nmatch = {{ path_prefix = \"/down\" }}\nupstream = \"down\"\n\
          [[routes]]\nname = \"trapping\"\nmatch = {{ path_prefix = \"/trap\" }}\nupstream = \"app\"\n\
-         plugins = [{{ name = \"probe\", on_error = \"fail-open\", config = {{ fail_at = \"on-request\" }} }}]\n\
+         plugins = [{{ name = \"probe\", on_error = \"fail-open\", config = {{ fail_at = \"on-request\", tag = \"s3cr3t-key\" }} }}]\n\
          [[routes]]\nname = \"api\"\nupstream = \"app\"\nplugins = [{{ name = \"probe\", config = {{ tag = \"{tag}\" }} }}]\n",
         dir.server_keys(),
         origin.addr
@@ -87,6 +87,17 @@ async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
     assert_eq!(plugins[0]["sha256"].as_str().unwrap().len(), 64);
     assert!(plugins[0]["phases"].as_array().unwrap().contains(&"on-request".into()));
     assert!(plugins[0]["failures"].as_u64().unwrap() >= 1);
+
+    // The active config, defaults applied, plugin configs redacted.
+    let shown = admin(&gw, "GET", "/config").await.text();
+    assert!(!shown.contains("s3cr3t-key"), "{shown}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["routes"][1]["plugins"][0]["config"], "<redacted>");
+    assert_eq!(shown["routes"][1]["plugins"][0]["on_error"], "fail-open");
+    assert_eq!(shown["routes"][2]["name"], "api");
+    assert_eq!(shown["timeouts"]["drain"], "30s");
+    assert_eq!(shown["sandbox"]["defaults"]["isolation"], "pooled");
+    assert_eq!(shown["upstreams"]["app"]["endpoints"][0], origin.addr.to_string());
 
     // POST /reload reads the config file again; a broken file is refused with the reason.
     std::fs::write(gw.config_path(), config(&dir, &origin, down, "after")).unwrap();
