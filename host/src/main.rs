@@ -77,6 +77,7 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Logfmt => logger.init(),
         // One object per line with the event's fields at the top level, for log shippers.
-        LogFormat::Json => logger.json().flatten_event(true).with_current_span(false).with_span_list(false).init(),
+        // `span` carries the request id of lines logged while a request runs.
+        LogFormat::Json => logger.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -60,6 +61,11 @@ pub(crate) struct RetryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ListenerLabels {
+    pub listener: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ReloadLabels {
     pub outcome: &'static str,
 }
@@ -73,6 +79,7 @@ pub(crate) struct Metrics {
     pub reloads: Family<ReloadLabels, Counter>,
     pub connect_errors: Family<UpstreamLabels, Counter>,
     pub retries: Family<RetryLabels, Counter>,
+    pub listener_connections: Family<ListenerLabels, Gauge>,
 }
 
 /// Latency buckets from 50 µs to ~3 s (×2 each), in seconds.
@@ -119,6 +126,12 @@ pub(crate) fn metrics() -> &'static Metrics {
         );
         let retries = Family::default();
         registry.register("upstream_retries", "Requests tried again on another connection", retries.clone());
+        let listener_connections = Family::default();
+        registry.register(
+            "listener_connections_open",
+            "Client connections open, by the address they were accepted on",
+            listener_connections.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -128,6 +141,7 @@ pub(crate) fn metrics() -> &'static Metrics {
             reloads,
             connect_errors,
             retries,
+            listener_connections,
         }
     })
 }
@@ -153,6 +167,11 @@ impl Metrics {
 
     pub fn retried(&self, upstream: &str, reason: &'static str) {
         self.retries.get_or_create(&RetryLabels { upstream: upstream.to_owned(), reason }).inc();
+    }
+
+    /// The open-connections gauge of the listener bound to `addr`.
+    pub fn listener_connections(&self, addr: std::net::SocketAddr) -> Gauge {
+        self.listener_connections.get_or_create(&ListenerLabels { listener: addr.to_string() }).clone()
     }
 
     pub fn reload(&self, ok: bool) {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -55,10 +56,12 @@ impl Lifecycle {
         self.open.load(Ordering::SeqCst)
     }
 
-    /// Counts a connection open until the returned guard drops.
-    fn opened(self: &Arc<Lifecycle>) -> OpenConnection {
+    /// Counts a connection open (in total and on its listener's gauge) until the returned
+    /// guard drops.
+    fn opened(self: &Arc<Lifecycle>, listener_gauge: &Gauge) -> OpenConnection {
         self.open.fetch_add(1, Ordering::SeqCst);
-        OpenConnection(self.clone())
+        listener_gauge.inc();
+        OpenConnection(self.clone(), listener_gauge.clone())
     }
 
     async fn until_all_closed(&self) {
@@ -75,10 +78,11 @@ impl Lifecycle {
     }
 }
 
-struct OpenConnection(Arc<Lifecycle>);
+struct OpenConnection(Arc<Lifecycle>, Gauge);
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
+        self.1.dec();
         if self.0.open.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.0.all_closed.notify_waiters();
         }
@@ -282,6 +286,10 @@ async fn accept_loop(
     lifecycle: Arc<Lifecycle>,
 ) {
     let mut draining = lifecycle.draining.subscribe();
+    let gauge = match listener.local_addr() {
+        Ok(addr) => crate::metrics::metrics().listener_connections(addr),
+        Err(_) => Gauge::default(),
+    };
     loop {
         let accepted = tokio::select! {
             biased;
@@ -305,7 +313,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        let open = lifecycle.opened();
+        let open = lifecycle.opened(&gauge);
         if let Ok(permit) = limits.served.clone().try_acquire_owned() {
             let current = current.clone();
             let draining = lifecycle.draining.subscribe();

@@ -71,6 +71,8 @@ async fn every_request_gets_an_access_line_and_a_request_id() {
     // A gateway-made error: logged with its status, and the error line has the same id.
     let response = send(&gw, "GET /down HTTP/1.1\r\nHost: t\r\nX-Request-Id: err-1\r\n\r\n").await;
     assert_eq!(response.status, 502);
+    let connect = gw.log_line("connect failed");
+    assert!(connect.contains(r#""request_id":"err-1""#), "a line logged inside the request: {connect}");
     let error = gw.log_line("request failed");
     assert!(error.contains("err-1"), "{error}");
     let line = access_line(&gw, "/down");

@@ -81,6 +81,8 @@ async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
     assert_eq!(sample(&after, r#"portcullis_upstream_connect_errors_total{upstream="down"}"#), 2.0, "{after}");
     assert_eq!(sample(&after, r#"portcullis_upstream_retries_total{upstream="down",reason="connect"}"#), 1.0);
     assert_eq!(sample(&after, r#"portcullis_requests_total{route="routes[0]",method="GET",status="5xx"}"#), 1.0);
+    let listener = format!(r#"portcullis_listener_connections_open{{listener="{}"}}"#, gw.addr);
+    assert!(after.contains(&listener), "{after}");
 
     let plugins: serde_json::Value = serde_json::from_str(&admin(&gw, "GET", "/plugins").await.text()).unwrap();
     assert_eq!(plugins[0]["name"], "probe");

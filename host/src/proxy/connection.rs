@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::exchange::{exchange, After, Failure};
 use super::io::{Conn, ReadFault};
@@ -57,7 +58,11 @@ pub(crate) async fn serve(
         // changes the next request, never one half-way through.
         let proxy = current.load_full();
         let mut record = AccessRecord::new(Instant::now());
-        let outcome = exchange(&proxy, &mut client, &client_ip, head, &draining, &mut record).await;
+        // Every line logged while the request runs (a plugin failure, a failed connect)
+        // carries its id; `exchange` records it once known. At error level so that the span
+        // is on whenever any line is logged (a filter of `warn` would drop an info span).
+        let span = tracing::error_span!("request", request_id = tracing::field::Empty);
+        let outcome = exchange(&proxy, &mut client, &client_ip, head, &draining, &mut record).instrument(span).await;
         let after = match outcome {
             Ok(after) => after,
             Err(Failure::Respond(err)) => {

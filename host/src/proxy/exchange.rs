@@ -54,6 +54,7 @@ pub(crate) async fn exchange(
     // Internal headers go before anything (routing, plugins, the origin) can see them.
     proxy.scrub.request(&mut req.headers);
     record.request_id = access::request_id(&mut req.headers);
+    tracing::Span::current().record("request_id", tracing::field::display(String::from_utf8_lossy(&record.request_id)));
     record.method = req.method.clone();
     record.target = req.target.clone();
 
