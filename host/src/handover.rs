@@ -97,7 +97,10 @@ pub(crate) async fn serve(path: PathBuf, listeners: Vec<(SocketAddr, OwnedFd)>) 
     };
     let listeners = std::sync::Arc::new(listeners);
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
         let (path, listeners) = (path.clone(), listeners.clone());
         let handed = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let stream = stream.into_std()?;

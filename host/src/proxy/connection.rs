@@ -43,10 +43,7 @@ pub(crate) async fn serve(
                 record.status = err.status().0;
                 let sent = respond(&waiting, &mut client, &err).await;
                 record.bytes_sent = sent.unwrap_or(0);
-                if waiting.config.log.access {
-                    record.log(&client_ip);
-                }
-                crate::metrics::metrics().request("-", b"", record.status, record.started.elapsed());
+                account(&waiting, &record, &client_ip);
                 if sent.is_some() {
                     linger(&mut client).await;
                 }
@@ -89,17 +86,22 @@ pub(crate) async fn serve(
             }
         };
         // Logged and counted before any lingering: the client already has its response.
-        if proxy.config.log.access {
-            record.log(&client_ip);
-        }
-        let route = record.route.as_deref().unwrap_or("-");
-        crate::metrics::metrics().request(route, &record.method, record.status, record.started.elapsed());
+        account(&proxy, &record, &client_ip);
         match after {
             After::KeepAlive => continue,
             After::Close => return,
             After::CloseUnread => return linger(&mut client).await,
         }
     }
+}
+
+/// The request's access line (if enabled) and its metrics.
+fn account(proxy: &Proxy, record: &AccessRecord, client_ip: &bytes::Bytes) {
+    if proxy.config.log.access {
+        record.log(client_ip);
+    }
+    let route = record.route.as_deref().unwrap_or("-");
+    crate::metrics::metrics().request(route, &record.method, record.status, record.started.elapsed());
 }
 
 /// Waits for a complete head. The first byte may take `header_read` on a new connection or
