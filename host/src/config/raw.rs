@@ -49,6 +49,8 @@ pub(crate) struct RawSandbox {
     pub plugins: BTreeMap<String, Spanned<RawPluginSandbox>>,
 }
 
+/// The settings of `RawSandbox` again: serde's `flatten` does not mix with
+/// `deny_unknown_fields`, and one recursive type for both levels trips toml's span handling.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table such as { cpu_deadline = \"50ms\" }")]
 pub(crate) struct RawPluginSandbox {
