@@ -64,11 +64,12 @@ pub(crate) struct Timings {
     pub upstream: Duration,
 }
 
-impl Timings {
-    /// Adds the time since `since` to `field`.
-    pub fn add(field: &mut Duration, since: Instant) {
-        *field += since.elapsed();
-    }
+/// Runs `future`, adding the time it took to `total` (a field of `Timings`).
+pub(crate) async fn timed<T>(total: &mut Duration, future: impl std::future::Future<Output = T>) -> T {
+    let since = Instant::now();
+    let output = future.await;
+    *total += since.elapsed();
+    output
 }
 
 /// What the access line says about one request, filled in as the request goes.

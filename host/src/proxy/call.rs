@@ -15,7 +15,7 @@ use super::exchange::Failure;
 use super::io::{Conn, ReadFault};
 use super::relay::{relay, Encode, RelayFault, RelayLimits};
 use super::Proxy;
-use crate::access::Timings;
+use crate::access::{timed, Timings};
 use crate::error::ProxyError;
 use crate::http1::{render, response, BodyDecoder, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version};
 use crate::plugin::{CallCtx, Chain, Phase, PluginReply, Vars};
@@ -84,9 +84,8 @@ pub(crate) async fn call<'u>(
                 client_ip: plugins.client_ip,
                 vars: plugins.vars,
             };
-            let since = Instant::now();
-            let decided = plugins.chain.on_upstream_request(&mut ctx, &upstream.name, attempt_number).await;
-            Timings::add(&mut timings.plugins, since);
+            let phase = plugins.chain.on_upstream_request(&mut ctx, &upstream.name, attempt_number);
+            let decided = timed(&mut timings.plugins, phase).await;
             if let Some(reply) = decided? {
                 return Ok(Called::Replied(reply));
             }
@@ -132,14 +131,6 @@ pub(crate) async fn call<'u>(
             detail: "no endpoints".into(),
         })
         .into())
-}
-
-/// Runs `future`, adding the time it took to `total`.
-async fn timed<T>(total: &mut std::time::Duration, future: impl std::future::Future<Output = T>) -> T {
-    let since = Instant::now();
-    let output = future.await;
-    Timings::add(total, since);
-    output
 }
 
 fn connect_error(upstream: &str, err: ConnectError) -> ProxyError {

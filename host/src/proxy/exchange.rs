@@ -11,7 +11,7 @@ use super::io::Conn;
 use super::relay::{relay, Encode, RelayLimits};
 use super::tunnel::tunnel;
 use super::Proxy;
-use crate::access::{self, AccessRecord, Timings};
+use crate::access::{self, timed, AccessRecord};
 use crate::error::ProxyError;
 use crate::http1::header::tokens;
 use crate::http1::{render, BodyDecoder, BodyKind, HeadError, RequestHead, Version};
@@ -72,13 +72,11 @@ pub(crate) async fn exchange(
     record.route = Some(chain.route().clone());
     let mut vars = Vars::default();
     let early = Early { proxy, chain, client_ip, is_head, started, draining };
-    let plugins_since = Instant::now();
 
     // [on-request]: plugins may edit the request or reply early (a WAF's 403).
     if chain.has(Phase::OnRequest) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        let decided = chain.on_request(&mut ctx).await;
-        Timings::add(&mut record.timings.plugins, plugins_since);
+        let decided = timed(&mut record.timings.plugins, chain.on_request(&mut ctx)).await;
         if let Some(reply) = decided? {
             let keep_alive = client_keep_alive && req.body.is_empty();
             return early.reply(client, &mut req, &mut vars, reply, keep_alive, record).await;
@@ -98,9 +96,8 @@ pub(crate) async fn exchange(
     let mut upstream_index = proxy.route_upstream[route_index];
     if chain.has(Phase::SelectUpstream) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        let since = Instant::now();
-        let selected = chain.select_upstream(&mut ctx, |name| proxy.upstream_by_name.get(name).copied()).await;
-        Timings::add(&mut record.timings.plugins, since);
+        let resolve = |name: &str| proxy.upstream_by_name.get(name).copied();
+        let selected = timed(&mut record.timings.plugins, chain.select_upstream(&mut ctx, resolve)).await;
         if let Some(index) = selected? {
             upstream_index = index;
         }
@@ -152,9 +149,7 @@ pub(crate) async fn exchange(
     // [on-response]: plugins may edit status and headers, or replace the reply.
     if chain.has(Phase::OnResponse) {
         let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
-        let since = Instant::now();
-        let decided = chain.on_response(&mut ctx, &mut resp).await;
-        Timings::add(&mut record.timings.plugins, since);
+        let decided = timed(&mut record.timings.plugins, chain.on_response(&mut ctx, &mut resp)).await;
         if let Some(reply) = decided? {
             // The origin's body stays unread, so its connection is dropped, not pooled.
             drop(origin);
@@ -227,9 +222,8 @@ pub(crate) async fn exchange(
             bytes_sent,
             duration_us: started.elapsed().as_micros() as u64,
         };
-        let since = Instant::now();
-        chain.on_log(&mut CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars }, &summary).await;
-        Timings::add(&mut record.timings.plugins, since);
+        let mut ctx = CallCtx { route: chain.route(), req: &mut req, client_ip, vars: &mut vars };
+        timed(&mut record.timings.plugins, chain.on_log(&mut ctx, &summary)).await;
     }
 
     Ok(match (keep_alive, request_complete) {
@@ -275,9 +269,8 @@ impl Early<'_> {
                 duration_us: self.started.elapsed().as_micros() as u64,
             };
             let chain = self.chain;
-            let since = Instant::now();
-            chain.on_log(&mut CallCtx { route: chain.route(), req, client_ip: self.client_ip, vars }, &summary).await;
-            Timings::add(&mut record.timings.plugins, since);
+            let mut ctx = CallCtx { route: chain.route(), req, client_ip: self.client_ip, vars };
+            timed(&mut record.timings.plugins, chain.on_log(&mut ctx, &summary)).await;
         }
         Ok(after)
     }
