@@ -13,6 +13,7 @@ mod lower;
 mod model;
 mod raw;
 pub(crate) mod shown;
+mod tls;
 mod units;
 
 use std::collections::BTreeMap;
@@ -20,8 +21,9 @@ use std::path::Path;
 
 pub use error::{ConfigError, Position};
 pub use model::{
-    Balance, Forwarding, Isolation, Limits, LogConfig, LogFormat, OnError, PluginRef, PluginSandbox, PoolConfig,
-    RouteConfig, SandboxConfig, ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode, PER_REQUEST_MAX_MEMORY,
+    Balance, CertificateConfig, Forwarding, Http2Config, Isolation, Limits, LogConfig, LogFormat, OnError, PluginRef,
+    PluginSandbox, PoolConfig, RouteConfig, SandboxConfig, ScrubConfig, ServerConfig, Timeouts, TlsConfig,
+    UpstreamConfig, UpstreamProtocol, UpstreamTls, XffMode, PER_REQUEST_MAX_MEMORY,
 };
 pub use units::{parse_duration, parse_size};
 
@@ -39,6 +41,8 @@ pub struct Config {
     pub pool: PoolConfig,
     pub sandbox: SandboxConfig,
     pub log: LogConfig,
+    pub tls: TlsConfig,
+    pub http2: Http2Config,
     /// Keyed by the name routes refer to; sorted, so logs and errors list them stably.
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// In file order, which breaks ties between equally specific routes.
@@ -62,11 +66,22 @@ impl Config {
         let mut config = Config::from_toml_str(&src, &origin)?;
         // A relative path means "next to this config file", wherever it is run from.
         let base = path.parent().unwrap_or(Path::new(""));
-        let paths = [&mut config.server.plugin_dir, &mut config.server.plugin_cache_dir, &mut config.server.handover];
-        for dir in paths.into_iter().flatten() {
+        let relative = |dir: &mut std::path::PathBuf| {
             if dir.is_relative() {
                 *dir = base.join(&*dir);
             }
+        };
+        let server = &mut config.server;
+        [&mut server.plugin_dir, &mut server.plugin_cache_dir, &mut server.handover]
+            .into_iter()
+            .flatten()
+            .for_each(relative);
+        for cert in &mut config.tls.certificates {
+            relative(&mut cert.cert);
+            relative(&mut cert.key);
+        }
+        for tls in config.upstreams.values_mut().filter_map(|u| u.tls.as_mut()) {
+            [&mut tls.ca, &mut tls.client_cert, &mut tls.client_key].into_iter().flatten().for_each(relative);
         }
         Ok(config)
     }

@@ -87,9 +87,8 @@ impl ProxyError {
     }
 }
 
-/// Renders the complete error response (head and body). Error responses always close the
-/// connection: after a framing or timeout error the stream position is unknown.
-pub fn error_response(err: &ProxyError, via: Option<&str>) -> BytesMut {
+/// The error response's head and body, for any protocol.
+pub fn error_parts(err: &ProxyError, via: Option<&str>) -> (ResponseHead, Bytes) {
     let (status, reason) = err.status();
     let body = format!("{status} {reason}: {}\n", err.public_detail());
     let mut head = ResponseHead::new(status, reason);
@@ -97,8 +96,15 @@ pub fn error_response(err: &ProxyError, via: Option<&str>) -> BytesMut {
     if let Some(via) = via {
         head.headers.append(Bytes::from_static(b"Via"), Bytes::from(format!("1.1 {via}")));
     }
+    (head, Bytes::from(body))
+}
+
+/// Renders the complete HTTP/1.1 error response (head and body). Error responses always
+/// close the connection: after a framing or timeout error the stream position is unknown.
+pub fn error_response(err: &ProxyError, via: Option<&str>) -> BytesMut {
+    let (head, body) = error_parts(err, via);
     let mut out = BytesMut::with_capacity(256);
     render::response(&head, Some(crate::http1::BodyKind::Length(body.len() as u64)), true, &mut out);
-    out.extend_from_slice(body.as_bytes());
+    out.extend_from_slice(&body);
     out
 }

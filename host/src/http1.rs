@@ -25,11 +25,13 @@ pub use header::{Header, Headers};
 pub use request::{RequestHead, RequestParser};
 pub use response::ResponseHead;
 
-/// The HTTP/1.x minor version of a message.
+/// The HTTP version a message arrived with. Heads from HTTP/2 streams use the same types,
+/// so the phase chart (and every plugin) is the same for both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
     Http10,
     Http11,
+    Http2,
 }
 
 impl Version {
@@ -45,6 +47,7 @@ impl Version {
         match self {
             Version::Http10 => b"HTTP/1.0",
             Version::Http11 => b"HTTP/1.1",
+            Version::Http2 => b"HTTP/2",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! portcullis: a reverse proxy whose business logic runs as sandboxed WebAssembly
-//! components. This crate is the native host: accept loop, HTTP/1.1 codec, routing,
-//! the shared upstream connection pool, limits and timeouts.
+//! components. This crate is the native host: accept loop, TLS, HTTP/1.1 codec and
+//! HTTP/2, routing, the shared upstream connection pool, limits and timeouts.
 //!
 //! The request path follows the phase chart in `ARCHITECTURE.md`; `proxy::exchange`
 //! reads top to bottom in that order.
@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 mod handover;
 pub mod http1;
+mod http2;
 mod metrics;
 pub mod plugin;
 pub mod pool;
@@ -20,6 +21,7 @@ mod reload;
 pub mod route;
 mod sched;
 pub mod server;
+mod tls;
 pub mod upstream;
 
 pub use config::Config;

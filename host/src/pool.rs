@@ -13,6 +13,7 @@
 //!   never underflows even though it is updated outside the lock.
 
 mod liveness;
+mod multiplexed;
 mod reaper;
 #[cfg(test)]
 mod tests;
@@ -21,10 +22,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
-use tokio::net::TcpStream;
-
 use crate::config::PoolConfig;
+use crate::proxy::stream::Stream;
+use dashmap::DashMap;
 
 /// Everything that makes two upstream connections interchangeable.
 #[derive(Clone, Hash, Eq, PartialEq, Debug)]
@@ -60,7 +60,7 @@ pub struct PoolStats {
 /// An idle connection and when it was checked in.
 #[derive(Debug)]
 struct Idle {
-    stream: TcpStream,
+    stream: Stream,
     since: Instant,
 }
 
@@ -74,6 +74,8 @@ pub struct Pool {
     evicted_stale: AtomicU64,
     expired: AtomicU64,
     idle_gauge: AtomicUsize,
+    /// Shared HTTP/2 connections (`protocol = "h2" | "h2c"` upstreams).
+    pub(crate) multiplexed: multiplexed::Multiplexed,
 }
 
 // === impl Pool ===
@@ -89,6 +91,7 @@ impl Pool {
             evicted_stale: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             idle_gauge: AtomicUsize::new(0),
+            multiplexed: multiplexed::Multiplexed::default(),
         }
     }
 
@@ -97,7 +100,7 @@ impl Pool {
     /// Connections idle for `idle_timeout` or longer are dropped, and so are ones the
     /// origin closed or that have unsolicited bytes pending (see `liveness`); the next
     /// warmest is tried instead. Never blocks on I/O. Counts `reused` on success.
-    pub fn checkout(&self, key: &PoolKey) -> Option<TcpStream> {
+    pub(crate) fn checkout(&self, key: &PoolKey) -> Option<Stream> {
         loop {
             let (popped, expired) = {
                 let mut list = self.idle.get_mut(key)?;
@@ -107,7 +110,7 @@ impl Pool {
             self.discard_expired(expired);
             let idle = popped?;
             self.idle_gauge.fetch_sub(1, Relaxed);
-            if liveness::is_reusable(&idle.stream) {
+            if liveness::is_reusable(idle.stream.tcp()) {
                 self.reused.fetch_add(1, Relaxed);
                 return Some(idle.stream);
             }
@@ -119,10 +122,11 @@ impl Pool {
     /// last response was read completely. It is dropped (closed) instead when pooling
     /// is disabled or `key` already holds `max_idle_per_key` live idle connections.
     /// Takes the key by reference: it is cloned only when a key gets its first idle list.
-    pub fn checkin(&self, key: &PoolKey, stream: TcpStream) {
+    pub(crate) fn checkin(&self, key: &PoolKey, stream: impl Into<Stream>) {
         if self.max_idle_per_key == 0 {
             return;
         }
+        let stream = stream.into();
         let cutoff = self.cutoff();
         let (rejected, expired) = {
             let mut list = match self.idle.get_mut(key) {
@@ -151,9 +155,10 @@ impl Pool {
 
     pub fn stats(&self) -> PoolStats {
         PoolStats {
-            new: self.new.load(Relaxed),
-            reused: self.reused.load(Relaxed),
-            idle: self.idle_gauge.load(Relaxed),
+            new: self.new.load(Relaxed) + self.multiplexed.opened(),
+            // An HTTP/2 request on a shared connection is a reuse as much as a checkout is.
+            reused: self.reused.load(Relaxed) + self.multiplexed.reused(),
+            idle: self.idle_gauge.load(Relaxed) + self.multiplexed.len(),
             evicted_stale: self.evicted_stale.load(Relaxed),
         }
     }

@@ -20,7 +20,7 @@ use crate::admin::Admin;
 use crate::config::Config;
 use crate::handover::Inherited;
 use crate::pool::PoolStats;
-use crate::proxy::{reject_overloaded, serve, Proxy};
+use crate::proxy::{accept, reject_overloaded, Proxy};
 
 /// The snapshot every new request starts on; a reload swaps in a whole new one, and
 /// requests in flight finish on the one they started with.
@@ -103,14 +103,15 @@ impl Gateway {
         let config = proxy.config();
         let mut listeners = Vec::with_capacity(config.server.listen.len());
         let mut listen_fds = Vec::with_capacity(config.server.listen.len());
-        for addr in &config.server.listen {
+        let plain = config.server.listen.iter().map(|addr| (addr, false));
+        for (addr, tls) in plain.chain(config.server.listen_tls.iter().map(|addr| (addr, true))) {
             let listener = match inherited.0.iter().position(|(configured, _)| configured == addr) {
                 Some(at) => TcpListener::from_std(inherited.0.swap_remove(at).1)?,
                 None => bind(*addr, config.server.reuse_port).with_context(|| format!("cannot listen on {addr}"))?,
             };
             // A duplicate of the descriptor, to hand the socket to a successor (`handover`).
             listen_fds.push((*addr, listener.as_fd().try_clone_to_owned()?));
-            listeners.push(listener);
+            listeners.push((listener, tls));
         }
         let limits = Arc::new(ConnectionLimits::new(config.server.max_connections));
         let lifecycle = Arc::new(Lifecycle {
@@ -138,9 +139,10 @@ impl Gateway {
             }
             None => None,
         };
-        for listener in listeners {
+        for (listener, tls) in listeners {
             addrs.push(listener.local_addr()?);
-            accept_tasks.push(tokio::spawn(accept_loop(listener, current.clone(), limits.clone(), lifecycle.clone())));
+            let accepting = accept_loop(listener, tls, current.clone(), limits.clone(), lifecycle.clone());
+            accept_tasks.push(tokio::spawn(accepting));
         }
         Ok(Gateway { current, addrs, accept_tasks, lifecycle, admin, listen_fds })
     }
@@ -170,9 +172,18 @@ impl Gateway {
         self.admin.as_ref().map(|(_, _, addr)| *addr)
     }
 
-    /// The bound addresses, in `server.listen` order (useful with port 0).
+    /// The bound addresses, in `server.listen` order, then `server.listen_tls` (useful
+    /// with port 0).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// For each of `local_addrs`: whether it is a TLS listener.
+    pub fn listener_tls(&self) -> impl Iterator<Item = bool> + '_ {
+        let snapshot = self.current.load();
+        let server = &snapshot.config().server;
+        let plain = std::iter::repeat_n(false, server.listen.len());
+        plain.chain(std::iter::repeat_n(true, server.listen_tls.len())).collect::<Vec<_>>().into_iter()
     }
 
     /// The running snapshot (its config, plugins, pool).
@@ -233,11 +244,11 @@ impl Drop for Gateway {
 /// `Gateway::reload`.
 pub(crate) async fn reload_into(current: &Current, config: Config) -> anyhow::Result<()> {
     let running = current.load_full();
-    let addresses = |c: &Config| (c.server.listen.clone(), c.server.admin);
+    let addresses = |c: &Config| (c.server.listen.clone(), c.server.listen_tls.clone(), c.server.admin);
     if addresses(&config) != addresses(running.config()) {
         crate::metrics::metrics().reload(false);
         anyhow::bail!(
-            "`server.listen` and `server.admin` cannot change on reload; restart the gateway to listen elsewhere"
+            "`server.listen`, `server.listen_tls` and `server.admin` cannot change on reload; restart the gateway to listen elsewhere"
         );
     }
     let pool = running.pool.clone();
@@ -279,8 +290,10 @@ impl ConnectionLimits {
     }
 }
 
+/// `tls`: the listener is one of `server.listen_tls`.
 async fn accept_loop(
     listener: TcpListener,
+    tls: bool,
     current: Current,
     limits: Arc<ConnectionLimits>,
     lifecycle: Arc<Lifecycle>,
@@ -318,7 +331,7 @@ async fn accept_loop(
             let current = current.clone();
             let draining = lifecycle.draining.subscribe();
             tokio::spawn(async move {
-                serve(current, stream, peer, draining).await;
+                accept(current, stream, peer, draining, tls).await;
                 drop((permit, open));
             });
         } else if let Ok(permit) = limits.refusals.clone().try_acquire_owned() {
@@ -367,8 +380,8 @@ pub fn run(path: &std::path::Path, upgrade: bool) -> anyhow::Result<()> {
             // Serving now: the old process may drain.
             tokio::task::spawn_blocking(move || crate::handover::confirm(stream)).await??;
         }
-        for addr in gateway.local_addrs() {
-            println!("portcullis listening on http://{addr}");
+        for (addr, tls) in gateway.local_addrs().iter().zip(gateway.listener_tls()) {
+            println!("portcullis listening on {}://{addr}", if tls { "https" } else { "http" });
         }
         let handovers = async {
             match (handover_path, gateway.listen_fds()) {
@@ -399,6 +412,10 @@ pub fn run(path: &std::path::Path, upgrade: bool) -> anyhow::Result<()> {
 /// and plugin error `run` would hit is reported. Returns a note on what was loaded.
 pub fn check(path: &std::path::Path) -> anyhow::Result<String> {
     let config = Config::load(path)?;
+    crate::tls::ServerTls::load(&config.tls)?;
+    for (name, upstream) in &config.upstreams {
+        crate::upstream::Upstream::new(name, upstream)?;
+    }
     let plugins = crate::plugin::Plugins::load(&config)?;
     let names: Vec<String> = plugins.info().into_iter().map(|p| p.name).collect();
     Ok(match names.len() {

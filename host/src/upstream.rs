@@ -3,9 +3,12 @@
 mod connect;
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
 
-use crate::config::{Balance, UpstreamConfig};
+use crate::config::{Balance, ConfigError, UpstreamConfig, UpstreamProtocol};
 use crate::pool::PoolKey;
+use crate::proxy::stream::Stream;
+use crate::tls::UpstreamTls;
 
 pub use connect::{connect, ConnectError};
 
@@ -21,12 +24,15 @@ pub struct Upstream {
     next: AtomicUsize,
     /// Already clamped to `1..=endpoints.len()` (or 0 when there are no endpoints).
     max_attempts: u32,
+    pub(crate) protocol: UpstreamProtocol,
+    tls: Option<UpstreamTls>,
 }
 
 // === impl Upstream ===
 
 impl Upstream {
-    pub fn new(name: &str, cfg: &UpstreamConfig) -> Upstream {
+    /// Fails only on the upstream's TLS files (CA, client certificate), naming its `tls` entry.
+    pub fn new(name: &str, cfg: &UpstreamConfig) -> Result<Upstream, ConfigError> {
         // Round-robin is the only strategy; matching exhaustively makes a new one fail
         // to compile here instead of silently balancing round-robin.
         match cfg.balance {
@@ -37,8 +43,44 @@ impl Upstream {
         // anyway so a hand-built config can neither repeat an endpoint nor try none.
         let cap = u32::try_from(endpoints.len()).unwrap_or(u32::MAX);
         let max_attempts = cfg.max_attempts.max(1).min(cap);
-        let keys = endpoints.iter().map(PoolKey::plain).collect();
-        Upstream { name: name.to_owned(), endpoints, keys, next: AtomicUsize::new(0), max_attempts }
+        let tls = UpstreamTls::load(cfg)?;
+        // Connections are interchangeable only with the same TLS, SNI name and protocol.
+        let keys = endpoints
+            .iter()
+            .map(|endpoint| PoolKey {
+                addr: endpoint.clone(),
+                tls: tls.is_some(),
+                sni: tls.as_ref().and_then(|t| t.server_name(endpoint)).map(|name| name.to_str().into_owned()),
+                alpn: match (&tls, cfg.protocol) {
+                    (Some(tls), _) => Some(String::from_utf8_lossy(tls.alpn).into_owned()),
+                    (None, UpstreamProtocol::H2c) => Some("h2c".to_owned()),
+                    (None, _) => None,
+                },
+            })
+            .collect();
+        let next = AtomicUsize::new(0);
+        Ok(Upstream { name: name.to_owned(), endpoints, keys, next, max_attempts, protocol: cfg.protocol, tls })
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// A fresh connection to `endpoint`: TCP, then the TLS handshake if configured, all
+    /// within `timeout`.
+    pub(crate) async fn open(&self, endpoint: &str, timeout: Duration) -> Result<Stream, ConnectError> {
+        let deadline = Instant::now() + timeout;
+        let tcp = connect(endpoint, timeout).await?;
+        let Some(tls) = &self.tls else { return Ok(Stream::Plain(tcp)) };
+        let tls_error = |detail: String| ConnectError::Tls { endpoint: endpoint.to_owned(), detail };
+        let name =
+            tls.server_name(endpoint).ok_or_else(|| tls_error("no server name to verify; set `tls.sni`".into()))?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, tls.handshake(name, tcp)).await {
+            Err(_) => Err(ConnectError::Timeout(timeout)),
+            Ok(Err(err)) => Err(tls_error(err.to_string())),
+            Ok(Ok(stream)) => Ok(Stream::Tls(Box::new(stream.into()))),
+        }
     }
 
     /// The endpoints to try for one request, in order: up to `max_attempts` distinct

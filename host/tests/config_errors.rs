@@ -8,8 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::config::{
-    Balance, Config, Forwarding, Isolation, Limits, LogConfig, LogFormat, PluginSandbox, PoolConfig, RouteConfig,
-    SandboxConfig, ScrubConfig, ServerConfig, Timeouts, UpstreamConfig, XffMode,
+    Balance, CertificateConfig, Config, Forwarding, Http2Config, Isolation, Limits, LogConfig, LogFormat,
+    PluginSandbox, PoolConfig, Position, RouteConfig, SandboxConfig, ScrubConfig, ServerConfig, Timeouts, TlsConfig,
+    UpstreamConfig, UpstreamProtocol, UpstreamTls, XffMode,
 };
 use portcullis_scrub::Pattern;
 
@@ -55,7 +56,7 @@ fn unknown_key_at_top_level() {
     assert_eq!(
         error(&src),
         "gw.toml:3:2: `limit`: unknown field `limit`, expected one of `server`, `limits`, \
-         `timeouts`, `forwarding`, `scrub`, `pool`, `sandbox`, `log`, `upstreams`, `routes`"
+         `timeouts`, `forwarding`, `scrub`, `pool`, `sandbox`, `log`, `tls`, `http2`, `upstreams`, `routes`"
     );
 }
 
@@ -180,6 +181,70 @@ fn zero_max_attempts() {
     assert_eq!(error(&src), "gw.toml:5:16: `upstreams.app.max_attempts`: must be at least 1; it counts the first try");
 }
 
+// === TLS and HTTP/2 ===
+
+#[test]
+fn h2_upstream_needs_tls() {
+    let src = minimal_with("[[routes]]", "protocol = \"h2\"\n[[routes]]");
+    assert_eq!(
+        error(&src),
+        "gw.toml:5:12: `upstreams.app.protocol`: \"h2\" is HTTP/2 over TLS: add `tls = {}` (or use \"h2c\" for cleartext)"
+    );
+}
+
+#[test]
+fn h2c_upstream_refuses_tls() {
+    let src = minimal_with("[[routes]]", "protocol = \"h2c\"\ntls = {}\n[[routes]]");
+    assert_eq!(
+        error(&src),
+        "gw.toml:6:7: `upstreams.app.tls`: \"h2c\" is cleartext HTTP/2: remove `tls` (or use \"h2\")"
+    );
+}
+
+#[test]
+fn client_certificate_needs_its_key() {
+    let src = minimal_with("[[routes]]", "tls = { client_cert = \"c.pem\" }\n[[routes]]");
+    assert_eq!(
+        error(&src),
+        "gw.toml:5:7: `upstreams.app.tls`: `client_cert` and `client_key` go together: set both or neither"
+    );
+}
+
+#[test]
+fn too_many_concurrent_streams() {
+    let src = minimal_plus("[http2]\nmax_concurrent_streams = 1000\n");
+    assert_eq!(
+        error(&src),
+        "gw.toml:8:1: `http2.max_concurrent_streams`: must be 1 to 128: every open stream may hold an upstream request"
+    );
+}
+
+#[test]
+fn certificate_without_names() {
+    let src = minimal_plus("[[tls.certificates]]\ncert = \"c.pem\"\nkey = \"k.pem\"\nnames = []\n");
+    assert_eq!(
+        error(&src),
+        "gw.toml:11:9: `tls.certificates[0].names`: no names; list the SNI names this certificate serves, such as [\"example.com\"]"
+    );
+}
+
+#[test]
+fn h2c_cannot_be_tunnelled() {
+    let src = minimal_with(r#"upstream = "app""#, "upstream = \"app\"\nallow_upgrade = [\"h2c\"]");
+    assert_eq!(
+        error(&src),
+        "gw.toml:8:18: `routes[0].allow_upgrade[0]`: \"h2c\" cannot be tunnelled: serve HTTP/2 with `server.h2c` or TLS instead"
+    );
+}
+
+#[test]
+fn tls_listener_twice() {
+    let listen = "listen = [\"127.0.0.1:8080\"]";
+    let src = minimal_with(listen, &format!("{listen}\nlisten_tls = [\"127.0.0.1:8080\"]"))
+        + "[[tls.certificates]]\ncert = \"c.pem\"\nkey = \"k.pem\"\nnames = [\"a.test\"]\n";
+    assert_eq!(error(&src), "gw.toml:3:15: `server.listen_tls[0]`: 127.0.0.1:8080 is listed twice");
+}
+
 // === routes ===
 
 #[test]
@@ -259,6 +324,19 @@ fn minimal_config_gets_every_default() {
             plugin_cache_dir: None,
             admin: None,
             handover: None,
+            listen_tls: vec![],
+            h2c: false,
+        }
+    );
+    assert_eq!(config.tls, TlsConfig::default());
+    assert_eq!(
+        config.http2,
+        Http2Config {
+            max_concurrent_streams: 100,
+            max_header_list_size: 64 * 1024,
+            stream_window: 256 * 1024,
+            connection_window: 1024 * 1024,
+            max_resets: 200,
         }
     );
     assert_eq!(
@@ -289,8 +367,13 @@ fn minimal_config_gets_every_default() {
         Forwarding { x_forwarded_for: XffMode::Append, x_forwarded_proto: true, via: Some("portcullis".to_owned()) }
     );
     assert_eq!(config.pool, PoolConfig { idle_timeout: Duration::from_secs(60), max_idle_per_key: 32 });
-    let app =
-        UpstreamConfig { endpoints: vec!["127.0.0.1:9000".to_owned()], balance: Balance::RoundRobin, max_attempts: 1 };
+    let app = UpstreamConfig {
+        endpoints: vec!["127.0.0.1:9000".to_owned()],
+        balance: Balance::RoundRobin,
+        max_attempts: 1,
+        protocol: UpstreamProtocol::Http1,
+        tls: None,
+    };
     assert_eq!(config.upstreams, BTreeMap::from([("app".to_owned(), app)]));
     assert_eq!(
         config.routes,
@@ -319,6 +402,24 @@ fn full_config_sets_every_key() {
             plugin_cache_dir: None,
             admin: Some("0.0.0.0:9901".parse().unwrap()),
             handover: Some("tests/fixtures/config/gw.sock".into()),
+            listen_tls: vec!["127.0.0.1:8444".parse().unwrap()],
+            h2c: true,
+        },
+        tls: TlsConfig {
+            certificates: vec![CertificateConfig {
+                cert: "tests/fixtures/config/certs/site.pem".into(),
+                key: "tests/fixtures/config/certs/site.key".into(),
+                names: vec!["example.com".to_owned(), "*.example.com".to_owned()],
+                default: true,
+                at: position(14, 1, "tls.certificates[0]"),
+            }],
+        },
+        http2: Http2Config {
+            max_concurrent_streams: 64,
+            max_header_list_size: 32 * 1024,
+            stream_window: 512 * 1024,
+            connection_window: 2 * 1024 * 1024,
+            max_resets: 50,
         },
         limits: Limits {
             max_headers: 50,
@@ -362,6 +463,8 @@ fn full_config_sets_every_key() {
                         .to_vec(),
                     balance: Balance::RoundRobin,
                     max_attempts: 3,
+                    protocol: UpstreamProtocol::Http1,
+                    tls: None,
                 },
             ),
             (
@@ -370,6 +473,14 @@ fn full_config_sets_every_key() {
                     endpoints: vec!["127.0.0.1:9100".to_owned()],
                     balance: Balance::RoundRobin,
                     max_attempts: 5,
+                    protocol: UpstreamProtocol::H2,
+                    tls: Some(UpstreamTls {
+                        ca: Some("tests/fixtures/config/certs/ca.pem".into()),
+                        sni: Some("static.internal".to_owned()),
+                        client_cert: Some("tests/fixtures/config/certs/client.pem".into()),
+                        client_key: Some("tests/fixtures/config/certs/client.key".into()),
+                        at: position(75, 7, "upstreams.static.tls"),
+                    }),
                 },
             ),
         ]),
@@ -416,4 +527,8 @@ fn admin_on_a_public_address_needs_consent() {
     );
     let src = MINIMAL.replace("[server]\n", "[server]\nadmin = \"127.0.0.1:8080\"\n");
     assert_eq!(error(&src), "gw.toml:3:9: `server.admin`: 127.0.0.1:8080 is also in `server.listen`");
+}
+
+fn position(line: usize, column: usize, key: &str) -> Position {
+    Position { file: "tests/fixtures/config/full.toml".to_owned(), line, column, key: key.to_owned() }
 }

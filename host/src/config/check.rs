@@ -106,6 +106,11 @@ pub(crate) fn upgrade_protocol(text: &str) -> Result<String, String> {
     if !is_token(text) {
         return Err(format!("invalid upgrade protocol {text:?}: expected a token such as \"websocket\""));
     }
+    if text.eq_ignore_ascii_case("h2c") {
+        // An h2c upgrade would hand the origin a connection the gateway no longer reads:
+        // every later request on it would bypass routing, plugins and limits.
+        return Err("\"h2c\" cannot be tunnelled: serve HTTP/2 with `server.h2c` or TLS instead".to_owned());
+    }
     Ok(text.to_ascii_lowercase())
 }
 

@@ -12,8 +12,15 @@ use super::model::{PluginRef, RouteConfig, ScrubConfig, ServerConfig, UpstreamCo
 use super::raw::{RawConfig, RawPluginRef, RawPluginSandbox, RawRoute, RawSandbox, RawScrub, RawServer, RawUpstream};
 use super::{Config, ConfigError};
 
-pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigError> {
-    let server = server(raw.server, at)?;
+pub(crate) fn lower(mut raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigError> {
+    let tls = super::tls::certificates(raw.tls, at)?;
+    let listen_tls = raw.server.listen_tls.take();
+    let mut server = server(raw.server, at)?;
+    server.listen_tls = super::tls::listen_tls(listen_tls.as_ref(), &server.listen, &tls, at)?;
+    if let Some(admin) = server.admin.filter(|a| a.port() != 0 && server.listen_tls.contains(a)) {
+        let text = listen_tls.as_ref().map_or(0..0, |list| list.span());
+        return Err(at.at(text, "server.listen_tls", format!("{admin} is also `server.admin`")));
+    }
     let mut upstreams = BTreeMap::new();
     for (name, upstream_raw) in raw.upstreams {
         let built = upstream(&name, upstream_raw, at)?;
@@ -39,6 +46,8 @@ pub(crate) fn lower(raw: RawConfig, at: &Locator<'_>) -> Result<Config, ConfigEr
         scrub: scrub(raw.scrub, at)?,
         pool: raw.pool,
         sandbox: sandbox(raw.sandbox, at)?,
+        tls,
+        http2: super::tls::http2(raw.http2, at)?,
         upstreams,
         routes,
     })
@@ -188,6 +197,8 @@ fn server(raw: RawServer, at: &Locator<'_>) -> Result<ServerConfig, ConfigError>
         plugin_dir: dir(&raw.plugin_dir, "server.plugin_dir")?,
         plugin_cache_dir: dir(&raw.plugin_cache_dir, "server.plugin_cache_dir")?,
         handover: dir(&raw.handover, "server.handover")?,
+        listen_tls: Vec::new(),
+        h2c: raw.h2c.unwrap_or(false),
     })
 }
 
@@ -214,7 +225,9 @@ fn upstream(name: &str, raw: RawUpstream, at: &Locator<'_>) -> Result<UpstreamCo
             count.min(UpstreamConfig::DEFAULT_MAX_ATTEMPTS)
         }
     };
-    Ok(UpstreamConfig { endpoints, balance: raw.balance, max_attempts })
+    let tls = super::tls::upstream(&prefix, raw.protocol.as_ref(), raw.tls.as_ref(), at)?;
+    let protocol = raw.protocol.map(|p| p.into_inner()).unwrap_or_default();
+    Ok(UpstreamConfig { endpoints, balance: raw.balance, max_attempts, protocol, tls })
 }
 
 fn route(

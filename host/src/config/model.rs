@@ -41,6 +41,11 @@ pub struct ServerConfig {
     /// A Unix socket where this gateway hands its listening sockets to a new process
     /// started with `run --upgrade` (zero-downtime restart). Relative to the config file.
     pub handover: Option<PathBuf>,
+    /// Addresses that speak TLS (ALPN `h2`, then `http/1.1`) with the `[tls]` certificates.
+    pub listen_tls: Vec<SocketAddr>,
+    /// Cleartext listeners also serve HTTP/2 to clients that start with its preface
+    /// (prior knowledge, "h2c"); HTTP/1.1 is served either way.
+    pub h2c: bool,
 }
 
 impl ServerConfig {
@@ -249,6 +254,64 @@ pub enum Isolation {
     PerRequest,
 }
 
+/// `[tls]`: certificates for the TLS listeners, chosen by the client's SNI name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub certificates: Vec<CertificateConfig>,
+}
+
+/// One `[[tls.certificates]]` entry. The files are read when the snapshot is built (start
+/// and every reload), so a renewed certificate takes effect with a reload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateConfig {
+    /// PEM chain, leaf first. Relative to the config file.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1). Relative to the config file.
+    pub key: PathBuf,
+    /// Lowercased SNI names served with it: exact (`example.com`) or `*.example.com`.
+    pub names: Vec<String>,
+    /// Served to clients without SNI or with a name no entry lists (else the first entry is).
+    pub default: bool,
+    /// Where the entry is, for errors found when its files are read.
+    pub at: Position,
+}
+
+/// `[http2]`: HTTP/2 settings for clients, with the limits that make its attacks cheap to refuse.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "an [http2] table")]
+pub struct Http2Config {
+    /// Streams a client may have open at once (at most 128).
+    pub max_concurrent_streams: u32,
+    /// Largest decoded header list (names + values + 32 bytes per field) of a request.
+    #[serde(deserialize_with = "units::size")]
+    pub max_header_list_size: usize,
+    /// Flow-control window of one stream: what a client may send before we read.
+    #[serde(deserialize_with = "units::size")]
+    pub stream_window: usize,
+    /// Flow-control window of the whole connection.
+    #[serde(deserialize_with = "units::size")]
+    pub connection_window: usize,
+    /// Streams a client may reset before their response is complete, per connection and
+    /// 10 seconds; beyond it the connection ends with GOAWAY (rapid reset, CVE-2023-44487).
+    pub max_resets: u32,
+}
+
+impl Http2Config {
+    pub const MAX_CONCURRENT_STREAMS_LIMIT: u32 = 128;
+}
+
+impl Default for Http2Config {
+    fn default() -> Self {
+        Http2Config {
+            max_concurrent_streams: 100,
+            max_header_list_size: 64 * KIB,
+            stream_window: 256 * KIB,
+            connection_window: 1024 * KIB,
+            max_resets: 200,
+        }
+    }
+}
+
 /// `[upstreams.NAME]`: a set of interchangeable origin servers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpstreamConfig {
@@ -257,6 +320,41 @@ pub struct UpstreamConfig {
     pub balance: Balance,
     /// Endpoints tried for one request, at least 1; defaults to `min(3, endpoints)`.
     pub max_attempts: u32,
+    pub protocol: UpstreamProtocol,
+    /// `tls = { … }`: TLS to every endpoint.
+    pub tls: Option<UpstreamTls>,
+}
+
+/// What an upstream speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1, one request at a time per pooled connection (over TLS with ALPN `http/1.1`).
+    #[default]
+    Http1,
+    /// HTTP/2 over TLS (ALPN `h2`), many requests multiplexed on one pooled connection.
+    H2,
+    /// HTTP/2 over cleartext TCP by prior knowledge.
+    H2c,
+}
+
+impl UpstreamProtocol {
+    pub fn is_h2(self) -> bool {
+        matches!(self, UpstreamProtocol::H2 | UpstreamProtocol::H2c)
+    }
+}
+
+/// TLS towards an upstream's endpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamTls {
+    /// PEM roots to verify the origin against; `None` uses the webpki (Mozilla) roots.
+    pub ca: Option<PathBuf>,
+    /// Name sent as SNI and verified in the certificate; `None` uses each endpoint's host.
+    pub sni: Option<String>,
+    /// A client certificate chain and key (both or neither), for origins that ask for one.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub at: Position,
 }
 
 impl UpstreamConfig {

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::{Balance, Forwarding, Limits, LogConfig, OnError, PoolConfig, Timeouts};
+use super::model::{
+    Balance, Forwarding, Http2Config, Limits, LogConfig, OnError, PoolConfig, Timeouts, UpstreamProtocol,
+};
 use super::units;
 
 #[derive(Deserialize)]
@@ -29,6 +31,9 @@ pub(crate) struct RawConfig {
     pub sandbox: RawSandbox,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub tls: RawTls,
+    pub http2: Option<Spanned<Http2Config>>,
     pub upstreams: BTreeMap<String, RawUpstream>,
     pub routes: Spanned<Vec<RawRoute>>,
 }
@@ -85,6 +90,37 @@ pub(crate) struct RawServer {
     pub admin: Option<Spanned<String>>,
     pub admin_public: Option<bool>,
     pub handover: Option<Spanned<String>>,
+    pub listen_tls: Option<Spanned<Vec<Spanned<String>>>>,
+    pub h2c: Option<bool>,
+}
+
+/// `[tls]`: the certificates TLS listeners present.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [tls] table")]
+pub(crate) struct RawTls {
+    #[serde(default)]
+    pub certificates: Vec<Spanned<RawCertificate>>,
+}
+
+/// One `[[tls.certificates]]` entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [[tls.certificates]] table")]
+pub(crate) struct RawCertificate {
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
+    pub names: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// `tls = { … }` of an upstream; its presence turns TLS on.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table such as { ca = \"internal-ca.pem\" }")]
+pub(crate) struct RawUpstreamTls {
+    pub ca: Option<Spanned<String>>,
+    pub sni: Option<Spanned<String>>,
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +130,8 @@ pub(crate) struct RawUpstream {
     #[serde(default)]
     pub balance: Balance,
     pub max_attempts: Option<Spanned<u32>>,
+    pub protocol: Option<Spanned<UpstreamProtocol>>,
+    pub tls: Option<Spanned<RawUpstreamTls>>,
 }
 
 #[derive(Deserialize)]

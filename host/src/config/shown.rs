@@ -26,6 +26,24 @@ pub fn to_json(config: &Config) -> Value {
             "plugin_cache_dir": path(&server.plugin_cache_dir),
             "admin": server.admin.map(|a| a.to_string()),
             "handover": path(&server.handover),
+            "listen_tls": server.listen_tls.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "h2c": server.h2c,
+        },
+        // Paths only: the files (private keys among them) are never read out.
+        "tls": {
+            "certificates": config.tls.certificates.iter().map(|c| json!({
+                "cert": c.cert.display().to_string(),
+                "key": c.key.display().to_string(),
+                "names": c.names,
+                "default": c.default,
+            })).collect::<Vec<_>>(),
+        },
+        "http2": {
+            "max_concurrent_streams": config.http2.max_concurrent_streams,
+            "max_header_list_size": config.http2.max_header_list_size,
+            "stream_window": config.http2.stream_window,
+            "connection_window": config.http2.connection_window,
+            "max_resets": config.http2.max_resets,
         },
         "limits": {
             "max_headers": limits.max_headers,
@@ -68,6 +86,13 @@ pub fn to_json(config: &Config) -> Value {
             "endpoints": u.endpoints,
             "balance": "round-robin",
             "max_attempts": u.max_attempts,
+            "protocol": format!("{:?}", u.protocol).to_lowercase(),
+            "tls": u.tls.as_ref().map(|t| json!({
+                "ca": t.ca.as_ref().map(|p| p.display().to_string()),
+                "sni": t.sni,
+                "client_cert": t.client_cert.as_ref().map(|p| p.display().to_string()),
+                "client_key": t.client_key.as_ref().map(|p| p.display().to_string()),
+            })),
         }))).collect::<Map<_, _>>(),
         "routes": config.routes.iter().map(|r| json!({
             "name": r.name,

@@ -152,5 +152,7 @@ pub fn keep_alive(version: super::Version, headers: &Headers) -> bool {
     match version {
         super::Version::Http11 => !headers.has_token("connection", "close"),
         super::Version::Http10 => headers.has_token("connection", "keep-alive"),
+        // Streams end, the connection stays: HTTP/2 has no `Connection` field.
+        super::Version::Http2 => true,
     }
 }

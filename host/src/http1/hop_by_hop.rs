@@ -9,7 +9,7 @@ use portcullis_scrub::{NameMatcher, Pattern};
 
 use super::header::{tokens, Headers};
 
-const HOP_BY_HOP: [&str; 8] = [
+const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -18,6 +18,8 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
     "proxy-authenticate",
     "proxy-authorization",
+    // Connection-specific in RFC 9113 §8.2.2: never forwarded, so no h2c upgrade passes.
+    "http2-settings",
 ];
 
 // The same gated matcher as the scrubber: most fields are turned away by one table load

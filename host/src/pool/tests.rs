@@ -54,7 +54,7 @@ async fn reuses_checked_in_connection() {
     assert_eq!(pool.stats().idle, 1);
 
     let reused = pool.checkout(&key()).expect("pooled connection");
-    assert_eq!(reused.local_addr().unwrap(), local);
+    assert_eq!(reused.tcp().local_addr().unwrap(), local);
     let stats = pool.stats();
     assert_eq!((stats.new, stats.reused, stats.idle, stats.evicted_stale), (1, 1, 0, 0));
     assert!(pool.checkout(&key()).is_none());
@@ -68,8 +68,8 @@ async fn reuse_is_lifo() {
     let (older_addr, newer_addr) = (older.local_addr().unwrap(), newer.local_addr().unwrap());
     pool.checkin(&key(), older);
     pool.checkin(&key(), newer);
-    assert_eq!(pool.checkout(&key()).unwrap().local_addr().unwrap(), newer_addr);
-    assert_eq!(pool.checkout(&key()).unwrap().local_addr().unwrap(), older_addr);
+    assert_eq!(pool.checkout(&key()).unwrap().tcp().local_addr().unwrap(), newer_addr);
+    assert_eq!(pool.checkout(&key()).unwrap().tcp().local_addr().unwrap(), older_addr);
 }
 
 /// The origin's FIN must be seen even though the reactor has not turned since it
@@ -98,7 +98,7 @@ async fn dead_newest_falls_back_to_older_live_one() {
     drop(dead_origin);
     std::thread::sleep(Duration::from_millis(20));
 
-    assert_eq!(pool.checkout(&key()).unwrap().local_addr().unwrap(), live_addr);
+    assert_eq!(pool.checkout(&key()).unwrap().tcp().local_addr().unwrap(), live_addr);
     let stats = pool.stats();
     assert_eq!((stats.reused, stats.idle, stats.evicted_stale), (1, 0, 1));
 }
@@ -244,7 +244,7 @@ async fn idle_gauge_stays_exact_under_concurrency() {
                         Some(conn) => conn,
                         None => {
                             pool.record_new();
-                            TcpStream::connect(addr).await.unwrap()
+                            TcpStream::connect(addr).await.unwrap().into()
                         }
                     };
                     tokio::task::yield_now().await;

@@ -11,16 +11,18 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+use super::body::{Encode, Sink};
+use super::downstream::Downstream;
 use super::exchange::Failure;
 use super::io::{Conn, ReadFault};
-use super::relay::{relay, Encode, RelayFault, RelayLimits};
+use super::relay::{relay, RelayFault, RelayLimits};
 use super::Proxy;
 use crate::access::{timed, Timings};
 use crate::error::ProxyError;
-use crate::http1::{render, response, BodyDecoder, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version};
+use crate::http1::{render, response, BodyKind, HeadError, Headers, RequestHead, ResponseHead};
 use crate::plugin::{CallCtx, Chain, Phase, PluginReply, Vars};
 use crate::pool::PoolKey;
-use crate::upstream::{connect, ConnectError, Upstream};
+use crate::upstream::{ConnectError, Upstream};
 
 /// What a request's plugins need while upstream attempts are made.
 pub(crate) struct PluginScope<'a> {
@@ -35,8 +37,16 @@ pub(crate) enum Called<'u> {
     Replied(PluginReply),
 }
 
+/// Where the response body comes from.
+pub(crate) enum Origin {
+    /// The origin connection, to be pooled again if the exchange ends cleanly.
+    H1(Conn),
+    /// One stream of a shared HTTP/2 connection (which stays in the pool regardless).
+    H2(h2::RecvStream),
+}
+
 pub(crate) struct Upstreamed<'u> {
-    pub conn: Conn,
+    pub conn: Origin,
     pub key: &'u PoolKey,
     /// The final (or 101) response head.
     pub head: ResponseHead,
@@ -46,7 +56,7 @@ pub(crate) struct Upstreamed<'u> {
 }
 
 /// How one attempt on one connection ended, when it did not produce a response.
-enum AttemptError {
+pub(super) enum AttemptError {
     /// The connection died before anything irrevocable happened: safe to retry on a fresh one.
     Stale(String),
     Fatal(Failure),
@@ -56,17 +66,19 @@ pub(crate) async fn call<'u>(
     proxy: &Proxy,
     upstream: &'u Upstream,
     req: &RequestHead,
-    client: &mut Conn,
+    client: &mut Downstream<'_>,
     expects_continue: bool,
     plugins: &mut PluginScope<'_>,
     timings: &mut Timings,
 ) -> Result<Called<'u>, Failure> {
     let timeouts = &proxy.config.timeouts;
     let per_attempt = plugins.chain.has(Phase::OnUpstreamRequest);
+    let h2 = upstream.protocol.is_h2();
     let mut head = BytesMut::with_capacity(1024);
-    if !per_attempt {
+    if !per_attempt && !h2 {
         render::request(req, req.body, &mut head);
     }
+    let mut attempt_req = None;
     let mut continue_sent = false;
     let mut last_error = None;
 
@@ -77,10 +89,10 @@ pub(crate) async fn call<'u>(
         if per_attempt {
             // [on-upstream-request]: per endpoint attempt, each starting from the request as
             // `on-request` left it, so a retry to another origin can carry other headers.
-            let mut attempt_req = req.clone();
+            let attempt_req = attempt_req.insert(req.clone());
             let mut ctx = CallCtx {
                 route: plugins.chain.route(),
-                req: &mut attempt_req,
+                req: attempt_req,
                 client_ip: plugins.client_ip,
                 vars: plugins.vars,
             };
@@ -89,15 +101,26 @@ pub(crate) async fn call<'u>(
             if let Some(reply) = decided? {
                 return Ok(Called::Replied(reply));
             }
-            head.clear();
-            render::request(&attempt_req, req.body, &mut head);
+            if !h2 {
+                head.clear();
+                render::request(attempt_req, req.body, &mut head);
+            }
+        }
+        if h2 {
+            let sent = attempt_req.as_ref().unwrap_or(req);
+            let continuing = super::multiplexed::Continue { expected: expects_continue, sent: &mut continue_sent };
+            match super::multiplexed::call(proxy, upstream, endpoint, key, sent, client, continuing, timings).await? {
+                Ok(upstreamed) => return Ok(Called::Response(upstreamed)),
+                Err(connect_failed) => last_error = Some(connect_failed),
+            }
+            continue;
         }
         let mut pooled = proxy.pool.checkout(key);
         loop {
             let reused = pooled.is_some();
             let stream = match pooled.take() {
                 Some(stream) => stream,
-                None => match timed(&mut timings.connect, connect(endpoint, timeouts.upstream_connect)).await {
+                None => match timed(&mut timings.connect, upstream.open(endpoint, timeouts.upstream_connect)).await {
                     Ok(stream) => {
                         proxy.pool.record_new();
                         stream
@@ -114,6 +137,7 @@ pub(crate) async fn call<'u>(
             let attempted = attempt(proxy, &mut conn, &head, req, client, expects_continue, &mut continue_sent);
             match timed(&mut timings.upstream, attempted).await {
                 Ok((resp, request_complete)) => {
+                    let conn = Origin::H1(conn);
                     return Ok(Called::Response(Upstreamed { conn, key, head: resp, request_complete }));
                 }
                 Err(AttemptError::Stale(why)) if reused => {
@@ -133,7 +157,7 @@ pub(crate) async fn call<'u>(
         .into())
 }
 
-fn connect_error(upstream: &str, err: ConnectError) -> ProxyError {
+pub(super) fn connect_error(upstream: &str, err: ConnectError) -> ProxyError {
     match err {
         ConnectError::Timeout(_) => ProxyError::UpstreamConnectTimeout { upstream: upstream.to_owned() },
         other => ProxyError::UpstreamConnect { upstream: upstream.to_owned(), detail: other.to_string() },
@@ -146,7 +170,7 @@ async fn attempt(
     conn: &mut Conn,
     head: &[u8],
     req: &RequestHead,
-    client: &mut Conn,
+    client: &mut Downstream<'_>,
     expects_continue: bool,
     continue_sent: &mut bool,
 ) -> Result<(ResponseHead, bool), AttemptError> {
@@ -156,35 +180,11 @@ async fn attempt(
     }
 
     let mut request_complete = true;
-    let mut body_started = false;
-    if !req.body.is_empty() {
-        if expects_continue && !*continue_sent {
-            // We answer the client's expectation only now that an origin is connected, so
-            // a refused request (404, 413, 502) never makes the client send its body.
-            *continue_sent = true;
-            if client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", timeouts.body_idle).await.is_err() {
-                return Err(AttemptError::Fatal(Failure::Abort("client went away before sending its body")));
-            }
-        }
-        body_started = true;
+    let body_started = !req.body.is_empty();
+    if body_started {
         let encode = if req.body == BodyKind::Chunked { Encode::Chunked } else { Encode::Raw };
-        let mut decoder = BodyDecoder::new(req.body, proxy.config.limits.max_head_bytes);
-        let limits = RelayLimits {
-            read_idle: timeouts.body_idle,
-            write_idle: timeouts.upstream_idle,
-            max_bytes: Some(proxy.config.limits.max_body_bytes),
-            min_rate: timeouts.body_min_rate,
-        };
-        let scrub = |trailers: &mut Headers| proxy.scrub.request(trailers);
-        match relay(client, &mut decoder, &mut conn.stream, encode, &limits, scrub).await {
-            Ok(_) => {}
-            Err(RelayFault::Write(err)) => {
-                // The origin stopped reading: it may have answered early (a 413 of its own).
-                tracing::debug!(error = %err, "origin stopped reading the request body");
-                request_complete = false;
-            }
-            Err(fault) => return Err(AttemptError::Fatal(client_body_failure(fault))),
-        }
+        let mut sink = Sink::h1(&mut conn.stream, encode);
+        request_complete = send_request_body(proxy, req, client, expects_continue, continue_sent, &mut sink).await?;
     }
 
     let deadline = Instant::now() + timeouts.upstream_response;
@@ -196,13 +196,11 @@ async fn attempt(
             Ok(resp) if resp.is_interim() && resp.status != 101 => {
                 // 100 is ours to send (see above); other 1xx (103 Early Hints, 102) are
                 // forwarded to clients that understand them.
-                if resp.status != 100 && req.version == Version::Http11 {
-                    let mut out = BytesMut::new();
+                if resp.status != 100 {
                     let mut interim = resp;
                     proxy.fields.response(&mut interim.headers);
                     proxy.scrub.response(&mut interim.headers);
-                    render::response(&interim, None, false, &mut out);
-                    if client.write_all(&out, timeouts.body_idle).await.is_err() {
+                    if client.send_interim(&interim, req.version, timeouts.body_idle).await.is_err() {
                         return Err(AttemptError::Fatal(Failure::Abort("client went away during 1xx")));
                     }
                 }
@@ -212,6 +210,44 @@ async fn attempt(
             Err(HeadRead::ClosedEarly(why)) => return Err(AttemptError::Fatal(ProxyError::UpstreamClosed(why).into())),
             Err(HeadRead::Failed(err)) => return Err(AttemptError::Fatal(err.into())),
         }
+    }
+}
+
+/// Streams the client's request body into `sink` (after `100 Continue`, if the client waits
+/// for it). `Ok(false)`: the origin stopped reading early (it may have answered already, a
+/// 413 of its own), so the request is incomplete and neither connection can be reused.
+pub(super) async fn send_request_body(
+    proxy: &Proxy,
+    req: &RequestHead,
+    client: &mut Downstream<'_>,
+    expects_continue: bool,
+    continue_sent: &mut bool,
+    sink: &mut Sink<'_>,
+) -> Result<bool, AttemptError> {
+    let timeouts = &proxy.config.timeouts;
+    if expects_continue && !*continue_sent {
+        // We answer the client's expectation only now that an origin is connected, so a
+        // refused request (404, 413, 502) never makes the client send its body.
+        *continue_sent = true;
+        if client.send_continue(timeouts.body_idle).await.is_err() {
+            return Err(AttemptError::Fatal(Failure::Abort("client went away before sending its body")));
+        }
+    }
+    let limits = RelayLimits {
+        read_idle: timeouts.body_idle,
+        write_idle: timeouts.upstream_idle,
+        max_bytes: Some(proxy.config.limits.max_body_bytes),
+        min_rate: timeouts.body_min_rate,
+    };
+    let scrub = |trailers: &mut Headers| proxy.scrub.request(trailers);
+    let mut source = client.request_body(req.body, proxy.config.limits.max_head_bytes);
+    match relay(&mut source, sink, &limits, scrub).await {
+        Ok(_) => Ok(true),
+        Err(RelayFault::Write(err)) => {
+            tracing::debug!(error = %err, "origin stopped reading the request body");
+            Ok(false)
+        }
+        Err(fault) => Err(AttemptError::Fatal(client_body_failure(fault))),
     }
 }
 

@@ -11,8 +11,10 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use super::downstream::Downstream;
 use super::exchange::{exchange, After, Failure};
 use super::io::{Conn, ReadFault};
+use super::stream::Stream;
 use super::Proxy;
 use crate::access::AccessRecord;
 use crate::error::{error_response, ProxyError};
@@ -22,11 +24,10 @@ use crate::http1::{RequestHead, RequestParser};
 /// request under way finishes and its response closes the connection.
 pub(crate) async fn serve(
     current: crate::server::Current,
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
     mut draining: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
     let mut client = Conn::new(stream);
     let mut parser = RequestParser::new(current.load().head_limits);
     let mut first = true;
@@ -59,18 +60,14 @@ pub(crate) async fn serve(
         // carries its id; `exchange` records it once known. At error level so that the span
         // is on whenever any line is logged (a filter of `warn` would drop an info span).
         let span = tracing::error_span!("request", request_id = tracing::field::Empty);
-        let outcome = exchange(&proxy, &mut client, &client_ip, head, &draining, &mut record).instrument(span).await;
+        let mut downstream = Downstream::H1(&mut client);
+        let outcome =
+            exchange(&proxy, &mut downstream, &client_ip, head, &draining, &mut record).instrument(span).await;
         let after = match outcome {
             Ok(after) => after,
             Err(Failure::Respond(err)) => {
-                let (status, _) = err.status();
-                let request_id = String::from_utf8_lossy(&record.request_id);
-                if status >= 500 {
-                    tracing::warn!(%peer, %request_id, error = %err, status, "request failed");
-                } else {
-                    tracing::debug!(%peer, %request_id, error = %err, status, "request refused");
-                }
-                record.status = status;
+                note_failure(peer, &record, &err);
+                record.status = err.status().0;
                 match respond(&proxy, &mut client, &err).await {
                     Some(sent) => {
                         record.bytes_sent = sent;
@@ -95,8 +92,19 @@ pub(crate) async fn serve(
     }
 }
 
+/// Logs a request the gateway answers with an error: a warning for 5xx, else debug.
+pub(crate) fn note_failure(peer: SocketAddr, record: &AccessRecord, err: &ProxyError) {
+    let (status, _) = err.status();
+    let request_id = String::from_utf8_lossy(&record.request_id);
+    if status >= 500 {
+        tracing::warn!(%peer, %request_id, error = %err, status, "request failed");
+    } else {
+        tracing::debug!(%peer, %request_id, error = %err, status, "request refused");
+    }
+}
+
 /// The request's access line (if enabled) and its metrics.
-fn account(proxy: &Proxy, record: &AccessRecord, client_ip: &bytes::Bytes) {
+pub(crate) fn account(proxy: &Proxy, record: &AccessRecord, client_ip: &bytes::Bytes) {
     if proxy.config.log.access {
         record.log(client_ip);
     }

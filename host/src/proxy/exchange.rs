@@ -6,15 +6,16 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::watch;
 
-use super::call::{call, Called, PluginScope, Upstreamed};
-use super::io::Conn;
-use super::relay::{relay, Encode, RelayLimits};
+use super::body::Source;
+use super::call::{call, Called, Origin, PluginScope, Upstreamed};
+use super::downstream::Downstream;
+use super::relay::{relay, RelayLimits};
 use super::tunnel::tunnel;
 use super::Proxy;
 use crate::access::{self, timed, AccessRecord};
 use crate::error::ProxyError;
 use crate::http1::header::tokens;
-use crate::http1::{render, BodyDecoder, BodyKind, HeadError, RequestHead, Version};
+use crate::http1::{BodyDecoder, BodyKind, HeadError, RequestHead, Version};
 use crate::plugin::{CallCtx, Chain, LogSummary, Phase, PluginReply, Vars};
 
 /// What happens to the client connection after a successful exchange.
@@ -44,7 +45,7 @@ impl From<ProxyError> for Failure {
 /// `Connection: close`. `record` is filled in for the access log as the request goes.
 pub(crate) async fn exchange(
     proxy: &Proxy,
-    client: &mut Conn,
+    client: &mut Downstream<'_>,
     client_ip: &Bytes,
     mut req: RequestHead,
     draining: &watch::Receiver<bool>,
@@ -85,7 +86,7 @@ pub(crate) async fn exchange(
 
     let upgrade = proxy
         .fields
-        .request(&mut req.headers, req.version, client_ip)
+        .request(&mut req.headers, req.version, client_ip, client.is_tls())
         .and_then(|offered| allowed_protocols(&route.allow_upgrade, &offered));
     if let Some(protocols) = &upgrade {
         req.headers.append(Bytes::from_static(b"Connection"), Bytes::from_static(b"upgrade"));
@@ -140,11 +141,18 @@ pub(crate) async fn exchange(
                 ProxyError::UpstreamInvalid(HeadError::Malformed("101 to a protocol that was not offered")).into()
             );
         }
-        tunnel(proxy, client, origin, resp).await;
-        return Ok(After::Close);
+        if let (Downstream::H1(client), Origin::H1(origin)) = (client, origin) {
+            tunnel(proxy, client, origin, resp).await;
+            return Ok(After::Close);
+        }
+        // Unreachable: HTTP/2 carries no Upgrade, so nothing was offered.
+        return Err(ProxyError::UpstreamInvalid(HeadError::Malformed("101 over HTTP/2")).into());
     }
-    let framing = crate::http1::framing::response_body(&resp.headers, resp.status, is_head)
-        .map_err(ProxyError::UpstreamInvalid)?;
+    let framing = match &origin {
+        Origin::H1(_) => crate::http1::framing::response_body(&resp.headers, resp.status, is_head),
+        Origin::H2(body) => crate::http2::convert::response_framing(&resp, is_head, body.is_end_stream()),
+    };
+    let framing = framing.map_err(ProxyError::UpstreamInvalid)?;
 
     // [on-response]: plugins may edit status and headers, or replace the reply.
     if chain.has(Phase::OnResponse) {
@@ -168,30 +176,13 @@ pub(crate) async fn exchange(
     if !keep_length {
         resp.headers.remove("content-length");
     }
-    let http10 = req.version == Version::Http10;
-    let (client_framing, encode) = match framing {
-        // Only HEAD, 204 and 304 replies are bodiless here (1xx were consumed by `call`).
-        BodyKind::Empty => (None, Encode::Raw),
-        BodyKind::Length(n) => (Some(BodyKind::Length(n)), Encode::Raw),
-        // An HTTP/1.0 client cannot read chunked: it gets the raw body and a close.
-        BodyKind::Chunked | BodyKind::CloseDelimited if http10 => (None, Encode::Raw),
-        BodyKind::Chunked | BodyKind::CloseDelimited => (Some(BodyKind::Chunked), Encode::Chunked),
-    };
-    let keep_alive = client_keep_alive
-        && request_complete
-        && (client_framing.is_some() || framing == BodyKind::Empty)
-        && !*draining.borrow();
-    if http10 && keep_alive {
-        resp.headers.append(Bytes::from_static(b"Connection"), Bytes::from_static(b"keep-alive"));
-    }
-    let mut out = BytesMut::with_capacity(512);
-    render::response(&resp, client_framing, !keep_alive, &mut out);
+    let keep_alive = client_keep_alive && request_complete && !*draining.borrow();
     let timeouts = &proxy.config.timeouts;
-    if client.write_all(&out, timeouts.body_idle).await.is_err() {
+    let started_response = client.start_response(&mut resp, framing, keep_alive, req.version, timeouts.body_idle).await;
+    let Ok((sink, keep_alive)) = started_response else {
         return Err(Failure::Abort("client went away before the response head"));
-    }
+    };
 
-    let mut decoder = BodyDecoder::new(framing, proxy.config.limits.max_head_bytes);
     let limits = RelayLimits {
         read_idle: timeouts.upstream_idle,
         write_idle: timeouts.body_idle,
@@ -199,19 +190,32 @@ pub(crate) async fn exchange(
         min_rate: None,
     };
     let scrub = |trailers: &mut crate::http1::Headers| proxy.scrub.response(trailers);
-    let bytes_sent = match relay(&mut origin, &mut decoder, &mut client.stream, encode, &limits, scrub).await {
-        Ok(bytes) => bytes,
-        Err(fault) => {
-            tracing::warn!(?fault, upstream = %upstream.name, "response body relay failed; closing client connection");
-            return Err(Failure::Abort("response body relay failed"));
+    let bytes_sent = match sink {
+        None => 0,
+        Some(mut sink) => {
+            let mut source = match &mut origin {
+                Origin::H1(conn) => {
+                    Source::H1 { conn, decoder: BodyDecoder::new(framing, proxy.config.limits.max_head_bytes) }
+                }
+                Origin::H2(body) => Source::H2(body),
+            };
+            match relay(&mut source, &mut sink, &limits, scrub).await {
+                Ok(bytes) => bytes,
+                Err(fault) => {
+                    tracing::warn!(?fault, upstream = %upstream.name, "response body relay failed; closing client connection");
+                    return Err(Failure::Abort("response body relay failed"));
+                }
+            }
         }
     };
 
     record.bytes_sent = bytes_sent;
-    let origin_reusable =
-        origin_keep_alive && framing != BodyKind::CloseDelimited && request_complete && origin.buf.is_empty();
-    if origin_reusable {
-        proxy.pool.checkin(key, origin.stream);
+    if let Origin::H1(origin) = origin {
+        let reusable =
+            origin_keep_alive && framing != BodyKind::CloseDelimited && request_complete && origin.buf.is_empty();
+        if reusable {
+            proxy.pool.checkin(key, origin.stream);
+        }
     }
 
     // [on-log]: after the last byte, with status, bytes and timings.
@@ -247,7 +251,7 @@ impl Early<'_> {
     /// Sends a plugin's reply in place of the origin's, then runs `on-log`.
     async fn reply(
         &self,
-        client: &mut Conn,
+        client: &mut Downstream<'_>,
         req: &mut RequestHead,
         vars: &mut Vars,
         reply: PluginReply,

@@ -10,7 +10,8 @@ use crate::http1::{hop_by_hop, Headers, Version};
 pub(crate) struct ForwardingFields {
     xff: XffMode,
     proto: bool,
-    via_request: Option<(Bytes, Bytes)>,
+    /// `Via` values for HTTP/1.0, 1.1 and 2 clients.
+    via_request: Option<[Bytes; 3]>,
     via_response: Option<Bytes>,
     via_name: Option<String>,
 }
@@ -21,7 +22,7 @@ impl ForwardingFields {
         ForwardingFields {
             xff: cfg.x_forwarded_for,
             proto: cfg.x_forwarded_proto,
-            via_request: via.map(|v| (Bytes::from(format!("1.0 {v}")), Bytes::from(format!("1.1 {v}")))),
+            via_request: via.map(|v| ["1.0", "1.1", "2"].map(|version| Bytes::from(format!("{version} {v}")))),
             via_response: via.map(|v| Bytes::from(format!("1.1 {v}"))),
             via_name: via.map(str::to_owned),
         }
@@ -33,8 +34,15 @@ impl ForwardingFields {
 
     /// Rewrites a request's fields for the origin. Returns the Upgrade protocol the client
     /// asked for (if any); the caller decides whether the route allows tunnelling it.
-    /// `client_ip` is the peer address as text, computed once per connection.
-    pub(crate) fn request(&self, headers: &mut Headers, version: Version, client_ip: &Bytes) -> Option<Bytes> {
+    /// `client_ip` is the peer address as text, computed once per connection; `tls` says
+    /// whether the client came over TLS.
+    pub(crate) fn request(
+        &self,
+        headers: &mut Headers,
+        version: Version,
+        client_ip: &Bytes,
+        tls: bool,
+    ) -> Option<Bytes> {
         let upgrade = hop_by_hop::strip(headers);
         headers.remove("content-length");
         // We answer `Expect: 100-continue` ourselves; the origin sees a plain request.
@@ -45,10 +53,15 @@ impl ForwardingFields {
             XffMode::Append => append_to_list(headers, "X-Forwarded-For", client_ip.clone()),
         }
         if self.proto {
-            headers.set("X-Forwarded-Proto", Bytes::from_static(b"http"));
+            let proto: &'static [u8] = if tls { b"https" } else { b"http" };
+            headers.set("X-Forwarded-Proto", Bytes::from_static(proto));
         }
-        if let Some((v10, v11)) = &self.via_request {
-            let ours = if version == Version::Http10 { v10 } else { v11 };
+        if let Some([v10, v11, v2]) = &self.via_request {
+            let ours = match version {
+                Version::Http10 => v10,
+                Version::Http11 => v11,
+                Version::Http2 => v2,
+            };
             append_to_list(headers, "Via", ours.clone());
         }
         upgrade

@@ -1,11 +1,12 @@
-//! A TCP stream with its read buffer and per-operation deadlines.
+//! A connection (TCP or TLS) with its read buffer and per-operation deadlines.
 
 use std::io;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use super::stream::Stream;
 
 /// How much we ask the kernel for per read. Also the largest body piece we forward at once,
 /// which bounds per-connection memory while streaming.
@@ -18,13 +19,13 @@ pub(crate) enum ReadFault {
 }
 
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     pub(crate) buf: BytesMut,
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream) -> Conn {
-        Conn { stream, buf: BytesMut::with_capacity(8 * 1024) }
+    pub(crate) fn new(stream: impl Into<Stream>) -> Conn {
+        Conn { stream: stream.into(), buf: BytesMut::with_capacity(8 * 1024) }
     }
 
     /// Reads more bytes into the buffer; `Ok(0)` is end of stream.
@@ -44,18 +45,27 @@ impl Conn {
     }
 }
 
-/// Writes everything or fails; a peer that stops reading for `within` is given up on, so a
-/// client that never reads cannot pin an upstream connection forever.
-pub(crate) async fn write_all(stream: &mut TcpStream, data: &[u8], within: Duration) -> io::Result<()> {
-    match tokio::time::timeout(within, stream.write_all(data)).await {
+/// Writes everything (and flushes: TLS may hold the end of a record) or fails; a peer that
+/// stops reading for `within` is given up on, so a client that never reads cannot pin an
+/// upstream connection forever.
+pub(crate) async fn write_all(stream: &mut Stream, data: &[u8], within: Duration) -> io::Result<()> {
+    let write = async {
+        stream.write_all(data).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout(within, write).await {
         Ok(result) => result,
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write stalled")),
     }
 }
 
 /// Writes a sequence of buffers (vectored where the socket supports it).
-pub(crate) async fn write_buf(stream: &mut TcpStream, mut data: impl Buf, within: Duration) -> io::Result<()> {
-    match tokio::time::timeout(within, stream.write_all_buf(&mut data)).await {
+pub(crate) async fn write_buf(stream: &mut Stream, mut data: impl Buf, within: Duration) -> io::Result<()> {
+    let write = async {
+        stream.write_all_buf(&mut data).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout(within, write).await {
         Ok(result) => result,
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write stalled")),
     }

@@ -2,13 +2,13 @@
 //! origin's. The reply passes the same rules as anything a plugin touches: a valid status,
 //! field names and values that cannot split the head, and framing that only we write.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
+use super::downstream::Downstream;
 use super::exchange::{After, Failure};
-use super::io::Conn;
 use super::Proxy;
 use crate::http1::response::canonical_reason;
-use crate::http1::{render, BodyKind, ResponseHead};
+use crate::http1::ResponseHead;
 use crate::plugin::PluginReply;
 
 /// The response head for a reply the chain has checked (`PluginReply::problem`).
@@ -23,11 +23,11 @@ fn head(reply: &PluginReply) -> ResponseHead {
     head
 }
 
-/// Writes the reply. `request_complete` says whether the request body (if any) was read;
-/// if not, the connection closes after the reply, since the unread body is in the way.
+/// Writes the reply. `keep_alive` says whether an HTTP/1.1 connection may stay open after
+/// it (not if the request body is still unread: it is in the way).
 pub(crate) async fn send(
     proxy: &Proxy,
-    client: &mut Conn,
+    client: &mut Downstream<'_>,
     plugin_reply: PluginReply,
     is_head: bool,
     http10: bool,
@@ -42,16 +42,12 @@ pub(crate) async fn send(
         head.headers.append(Bytes::from_static(b"Connection"), Bytes::from_static(b"keep-alive"));
     }
     let bodiless = head.status == 204 || head.status == 304;
-    let framing = (!bodiless).then_some(BodyKind::Length(plugin_reply.body.len() as u64));
-    let mut out = BytesMut::with_capacity(256 + plugin_reply.body.len());
-    render::response(&head, framing, !keep_alive, &mut out);
     let send_body = !is_head && !bodiless;
-    if send_body {
-        out.extend_from_slice(&plugin_reply.body);
-    }
-    if client.write_all(&out, proxy.config.timeouts.body_idle).await.is_err() {
+    let length = plugin_reply.body.len() as u64;
+    let within = proxy.config.timeouts.body_idle;
+    if client.send_complete(&head, plugin_reply.body, send_body, !keep_alive, within).await.is_err() {
         return Err(Failure::Abort("client went away before the plugin's reply"));
     }
-    let sent = if send_body { plugin_reply.body.len() as u64 } else { 0 };
+    let sent = if send_body { length } else { 0 };
     Ok((if keep_alive { After::KeepAlive } else { After::CloseUnread }, sent))
 }

@@ -9,6 +9,7 @@ use crate::http1::request::HeadLimits;
 use crate::plugin::{Chain, LoadError, Plugins};
 use crate::pool::{Pool, PoolStats};
 use crate::route::Router;
+use crate::tls::ServerTls;
 use crate::upstream::Upstream;
 
 use super::forwarding::ForwardingFields;
@@ -16,6 +17,8 @@ use super::scrub::Scrubber;
 
 pub struct Proxy {
     pub(crate) config: Config,
+    /// The TLS listeners' certificates (read with this snapshot, so a reload renews them).
+    pub(crate) tls: Option<ServerTls>,
     pub(crate) router: Router,
     pub(crate) upstreams: Vec<Upstream>,
     /// `route_upstream[i]` indexes `upstreams` for `config.routes[i]`, resolved at load so
@@ -36,24 +39,31 @@ impl Proxy {
     pub fn build(config: Config) -> Result<Proxy, LoadError> {
         let plugins = Plugins::load(&config)?;
         let pool = Arc::new(Pool::new(&config.pool));
-        Ok(Proxy::new(config, plugins, pool))
+        Proxy::new(config, plugins, pool)
     }
 
     /// The next snapshot after a reload: a new config and plugins, the same connection pool
     /// (idle origin connections stay useful; `[pool]` settings apply from a restart).
     pub fn rebuild(config: Config, pool: Arc<Pool>) -> Result<Proxy, LoadError> {
         let plugins = Plugins::load(&config)?;
-        Ok(Proxy::new(config, plugins, pool))
+        Proxy::new(config, plugins, pool)
     }
 
-    /// Builds the shared state. The config is already validated, so every route's upstream exists.
-    pub fn new(config: Config, plugins: Plugins, pool: Arc<Pool>) -> Proxy {
-        let upstreams: Vec<Upstream> = config.upstreams.iter().map(|(name, cfg)| Upstream::new(name, cfg)).collect();
+    /// Builds the shared state. The config is already validated, so every route's upstream
+    /// exists; what can still fail is reading the TLS files it names.
+    fn new(config: Config, plugins: Plugins, pool: Arc<Pool>) -> Result<Proxy, LoadError> {
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|(name, cfg)| Upstream::new(name, cfg))
+            .collect::<Result<Vec<Upstream>, _>>()?;
+        let tls = ServerTls::load(&config.tls)?;
         let upstream_by_name: HashMap<String, usize> =
             config.upstreams.keys().enumerate().map(|(i, name)| (name.clone(), i)).collect();
         let route_upstream =
             config.routes.iter().map(|r| upstream_by_name.get(&r.upstream).copied().unwrap_or(0)).collect();
-        Proxy {
+        Ok(Proxy {
+            tls,
             router: Router::new(&config.routes),
             upstreams,
             route_upstream,
@@ -69,7 +79,7 @@ impl Proxy {
             upstream_by_name,
             no_plugins: Chain::default(),
             config,
-        }
+        })
     }
 
     pub fn pool_stats(&self) -> PoolStats {

@@ -5,13 +5,12 @@
 use std::io;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
 use super::io::Conn;
+use super::stream::Stream;
 use super::Proxy;
 use crate::http1::{render, ResponseHead};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub(crate) async fn tunnel(proxy: &Proxy, client: &mut Conn, mut origin: Conn, mut resp: ResponseHead) {
     let protocol = resp.headers.get("upgrade").cloned();
@@ -41,9 +40,10 @@ pub(crate) async fn tunnel(proxy: &Proxy, client: &mut Conn, mut origin: Conn, m
 
 /// Copies both ways, forwarding each half-close, until both directions are done. Any
 /// traffic resets the idle clock; silence for `idle` ends the tunnel.
-async fn pump(client: &mut TcpStream, origin: &mut TcpStream, idle: Duration) -> io::Result<(u64, u64)> {
-    let (mut client_rx, mut client_tx) = client.split();
-    let (mut origin_rx, mut origin_tx) = origin.split();
+async fn pump(client: &mut Stream, origin: &mut Stream, idle: Duration) -> io::Result<(u64, u64)> {
+    // Generic halves (a lock between them), since either side may be TLS.
+    let (mut client_rx, mut client_tx) = tokio::io::split(client);
+    let (mut origin_rx, mut origin_tx) = tokio::io::split(origin);
     let mut up_buf = vec![0u8; 16 * 1024];
     let mut down_buf = vec![0u8; 16 * 1024];
     let (mut up, mut down) = (0u64, 0u64);
@@ -80,7 +80,11 @@ async fn pump(client: &mut TcpStream, origin: &mut TcpStream, idle: Duration) ->
 
 /// A peer that stops reading for `idle` is as dead as one that stops writing.
 async fn write_within(tx: &mut (impl AsyncWriteExt + Unpin), data: &[u8], idle: Duration) -> io::Result<()> {
-    tokio::time::timeout(idle, tx.write_all(data))
+    let write = async {
+        tx.write_all(data).await?;
+        tx.flush().await
+    };
+    tokio::time::timeout(idle, write)
         .await
         .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "tunnel peer stopped reading")))
 }

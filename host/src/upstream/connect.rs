@@ -19,6 +19,12 @@ pub enum ConnectError {
         #[source]
         source: io::Error,
     },
+    /// The TLS handshake failed (an untrusted certificate, a name mismatch, no common ALPN).
+    #[error("TLS with {endpoint}: {detail}")]
+    Tls { endpoint: String, detail: String },
+    /// The origin did not complete the HTTP/2 connection preface.
+    #[error("{0}")]
+    Protocol(String),
 }
 
 /// Connects to `endpoint` (`host:port`; names are resolved, and every resolved address

@@ -15,8 +15,11 @@ fn upstream(endpoints: &[&str], max_attempts: u32) -> Upstream {
             endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
             balance: Balance::RoundRobin,
             max_attempts,
+            protocol: crate::config::UpstreamProtocol::Http1,
+            tls: None,
         },
     )
+    .unwrap()
 }
 
 fn attempts(up: &Upstream) -> Vec<&str> {

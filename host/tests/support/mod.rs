@@ -4,8 +4,10 @@
 
 pub mod client;
 pub mod gateway;
+pub mod h2;
 pub mod origin;
 pub mod plugins;
+pub mod tls;
 
 pub use client::{Client, Response};
 pub use gateway::TestGateway;
