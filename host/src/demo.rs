@@ -166,6 +166,12 @@ pub async fn spawn_origin(addr: SocketAddr) -> std::io::Result<SocketAddr> {
 pub fn run_demo(plugin_dir: std::path::PathBuf) -> anyhow::Result<()> {
     let mut config = crate::Config::from_toml_str(DEMO_CONFIG, "examples/demo.toml")?;
     config.server.plugin_dir = Some(plugin_dir);
+    let (cert, key) =
+        self_signed_certificate(&std::env::temp_dir().join(format!("portcullis-demo-{}", std::process::id())))?;
+    for entry in &mut config.tls.certificates {
+        entry.cert = cert.clone();
+        entry.key = key.clone();
+    }
     crate::server::runtime(&config)?.block_on(async {
         let mut origins = Vec::new();
         for upstream in config.upstreams.values() {
@@ -176,7 +182,8 @@ pub fn run_demo(plugin_dir: std::path::PathBuf) -> anyhow::Result<()> {
         }
         let gateway = crate::Gateway::start(config).await?;
         let gw = gateway.local_addrs().first().copied().ok_or_else(|| anyhow::anyhow!("no listener"))?;
-        println!("portcullis demo: gateway on http://{gw}, demo origins on {origins:?}\n");
+        let tls = gateway.local_addrs().get(1).copied().ok_or_else(|| anyhow::anyhow!("no TLS listener"))?;
+        println!("portcullis demo: gateway on http://{gw} and https://{tls}, demo origins on {origins:?}\n");
         println!("Try:");
         println!("  curl -s http://{gw}/hello                      # the origin echoes the head it received");
         println!("  curl -si 'http://{gw}/search?q=1%27%20union%20select%20password'   # waf: 403 + x-waf-rule");
@@ -185,6 +192,8 @@ pub fn run_demo(plugin_dir: std::path::PathBuf) -> anyhow::Result<()> {
         println!("  for i in $(seq 6); do curl -s -o /dev/null -w '%{{http_code}} ' http://{gw}/api/x -H 'X-Api-Key: demo-key'; done  # 429 at 6");
         println!("  curl -s http://{gw}/ -H 'X-Canary: 1'          # origin-select: served by the canary origin");
         println!("  curl -si http://{gw}/status/599                # non-standard statuses pass through");
+        println!("  curl -s --http2 -k https://{tls}/hello         # HTTP/2 over TLS (self-signed certificate)");
+        println!("  curl -s --http2-prior-knowledge http://{gw}/hello   # cleartext HTTP/2 (h2c)");
         if let Some(admin) = gateway.admin_addr() {
             println!("  curl -s http://{admin}/metrics              # Prometheus metrics (admin listener)");
             println!("  curl -s http://{admin}/plugins              # loaded plugins, sha256, phases, failures");
@@ -194,6 +203,18 @@ pub fn run_demo(plugin_dir: std::path::PathBuf) -> anyhow::Result<()> {
         gateway.shutdown(std::time::Duration::from_secs(5)).await;
         Ok(())
     })
+}
+
+/// Writes a fresh self-signed certificate for `localhost` and `127.0.0.1` and its key into
+/// `dir` (created if needed) as `demo-cert.pem` and `demo-key.pem`; returns both paths.
+pub fn self_signed_certificate(dir: &std::path::Path) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    std::fs::create_dir_all(dir)?;
+    let (cert, key) = (dir.join("demo-cert.pem"), dir.join("demo-key.pem"));
+    std::fs::write(&cert, certified.cert.pem())?;
+    std::fs::write(&key, certified.signing_key.serialize_pem())?;
+    Ok((cert, key))
 }
 
 /// `portcullis origin`: only the demo origin, for benchmarks and manual tests.

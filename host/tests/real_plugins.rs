@@ -168,6 +168,7 @@ async fn the_demo_config_runs_its_plugin_chains() {
     // The demo config as `portcullis demo` runs it, on free ports.
     let toml = portcullis::demo::DEMO_CONFIG
         .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8443", "127.0.0.1:0")
         .replace("127.0.0.1:9901", "127.0.0.1:0")
         .replace("\"127.0.0.1:9001\", \"127.0.0.1:9002\"", &format!("\"{}\"", demo.addr))
         .replace("127.0.0.1:9003", &canary.addr.to_string())
@@ -176,8 +177,34 @@ async fn the_demo_config_runs_its_plugin_chains() {
     let mut config = portcullis::Config::from_toml_str(&toml, "examples/demo.toml").unwrap();
     config.server.plugin_dir = Some(support::plugins::built().plugins.clone());
     config.server.plugin_cache_dir = Some(support::plugins::cache_dir());
+    // The certificate `portcullis demo` makes for its HTTPS listener.
+    let cert_dir = support::gateway::TempFile::new("demo-certs", "");
+    let _ = std::fs::remove_file(&cert_dir.path);
+    let (cert, key) = portcullis::demo::self_signed_certificate(&cert_dir.path).unwrap();
+    config.tls.certificates[0].cert = cert.clone();
+    config.tls.certificates[0].key = key;
     let gateway = portcullis::Gateway::start(config).await.unwrap();
+    let tls_addr = gateway.local_addrs()[1];
     let gw = TestGateway { addr: gateway.local_addrs()[0], gateway };
+
+    // HTTPS with HTTP/2, as the README's `curl --http2 -k`, through the same chain.
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    roots.add(rustls_pki_types::CertificateDer::from_pem_file(&cert).unwrap()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client_config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(tls_addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client_config)).connect(name, tcp).await.unwrap();
+    let mut h2 = support::h2::client(tls).await;
+    let answer = support::h2::exchange(&mut h2, support::h2::get("https://localhost/hello"), b"", None).await.unwrap();
+    assert_eq!((answer.status, answer.header("x-gateway")), (200, Some("portcullis")));
+    let _ = std::fs::remove_dir_all(&cert_dir.path);
 
     assert_eq!(gw.request("GET", "/hello", "").await.header("x-gateway"), Some("portcullis"));
     assert_eq!(gw.request("GET", "/search?q=1%27%20union%20select%20password", "").await.status, 403);

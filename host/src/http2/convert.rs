@@ -187,3 +187,79 @@ fn join_values(headers: &Headers, name: &str, separator: &[u8]) -> Bytes {
     }
     joined.freeze()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn parts(builder: http::request::Builder) -> http::request::Parts {
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn authority_becomes_host_and_split_cookies_are_joined() {
+        let request = parts(
+            http::Request::get("https://Example.com:8443/a?b=1")
+                .header("cookie", "a=1")
+                .header("cookie", "b=2")
+                .header("x-other", "v"),
+        );
+        let head = request_head(request, true, 100).unwrap();
+        assert_eq!(&head.target[..], b"/a?b=1");
+        assert_eq!(head.host.as_deref(), Some("example.com"));
+        assert_eq!(head.headers.get("host").map(|h| &h[..]), Some(&b"Example.com:8443"[..]));
+        assert_eq!(head.headers.get_all("cookie").collect::<Vec<_>>(), [&Bytes::from_static(b"a=1; b=2")]);
+        assert_eq!((head.version, head.body), (Version::Http2, BodyKind::Empty));
+    }
+
+    #[test]
+    fn refused_heads() {
+        let mismatch = parts(http::Request::get("https://a.test/").header("host", "b.test"));
+        assert!(matches!(request_head(mismatch, true, 100), Err(HeadError::Malformed(_))));
+        let connect = parts(http::Request::connect("a.test:443"));
+        assert_eq!(request_head(connect, true, 100).unwrap_err(), HeadError::ConnectNotAllowed);
+        let many = parts((0..5).fold(http::Request::get("https://a.test/"), |b, i| b.header(format!("x-{i}"), "v")));
+        assert_eq!(request_head(many, true, 4).unwrap_err(), HeadError::TooManyHeaders);
+        let lengths =
+            parts(http::Request::post("https://a.test/").header("content-length", "1").header("content-length", "2"));
+        assert!(matches!(request_head(lengths, false, 100), Err(HeadError::AmbiguousFraming(_))));
+        let expect = parts(http::Request::post("https://a.test/").header("expect", "something"));
+        assert_eq!(request_head(expect, false, 100).unwrap_err(), HeadError::ExpectationFailed);
+    }
+
+    #[test]
+    fn bodies_are_framed_for_http1() {
+        let streamed = parts(http::Request::post("https://a.test/"));
+        assert_eq!(request_head(streamed, false, 100).unwrap().body, BodyKind::Chunked);
+        let sized = parts(http::Request::post("https://a.test/").header("content-length", "12"));
+        assert_eq!(request_head(sized, false, 100).unwrap().body, BodyKind::Length(12));
+
+        let mut head = ResponseHead::new(200, "OK");
+        assert_eq!(response_framing(&head, false, true).unwrap(), BodyKind::Length(0));
+        assert_eq!(response_framing(&head, true, false).unwrap(), BodyKind::Empty);
+        assert_eq!(response_framing(&head, false, false).unwrap(), BodyKind::Chunked);
+        head.headers.append(Bytes::from_static(b"content-length"), Bytes::from_static(b"7"));
+        assert_eq!(response_framing(&head, false, false).unwrap(), BodyKind::Length(7));
+    }
+
+    #[test]
+    fn connection_specific_fields_never_reach_http2() {
+        let mut headers = Headers::default();
+        for (name, value) in [
+            ("Connection", "close"),
+            ("Keep-Alive", "5"),
+            ("Transfer-Encoding", "chunked"),
+            ("Upgrade", "x"),
+            ("TE", "gzip"),
+            ("X-Kept", "1"),
+            ("te", "trailers"),
+        ] {
+            headers.append(Bytes::from(name), Bytes::from(value));
+        }
+        let map = header_map(&headers);
+        let names: Vec<&str> = map.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["x-kept", "te"]);
+    }
+}
