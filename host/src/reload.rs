@@ -1,6 +1,7 @@
-//! Reloading a running gateway: on SIGHUP, and when the config file or a file of the plugin
-//! directory changes (polled once a second: no watcher dependency, and a file still being
-//! copied in simply fails one reload and succeeds on the next tick).
+//! Reloading a running gateway: on SIGHUP, and when the config file, a file of the plugin
+//! directory or a TLS file it names (certificates, keys, CAs: a renewal) changes (polled
+//! once a second: no watcher dependency, and a file still being copied in simply fails one
+//! reload and succeeds on the next tick).
 //!
 //! A reload builds a whole new snapshot off the request path and swaps it in
 //! (`Gateway::reload`); one that fails to build is logged and the running snapshot stays.
@@ -15,12 +16,12 @@ const POLL: Duration = Duration::from_secs(1);
 /// Runs until the task is dropped.
 pub(crate) async fn on_change(gateway: &Gateway, config_path: &Path) {
     let mut hangup = hangup_signal();
-    let mut seen = fingerprint(config_path, plugin_dir(gateway).as_deref());
+    let mut seen = fingerprint(config_path, &watched(gateway));
     let mut tick = tokio::time::interval(POLL);
     loop {
         let why = tokio::select! {
             _ = tick.tick() => {
-                let now = fingerprint(config_path, plugin_dir(gateway).as_deref());
+                let now = fingerprint(config_path, &watched(gateway));
                 if now == seen {
                     continue;
                 }
@@ -49,13 +50,26 @@ async fn reload(gateway: &Gateway, config_path: &Path, why: &str) {
     }
 }
 
-fn plugin_dir(gateway: &Gateway) -> Option<PathBuf> {
-    gateway.snapshot().config().server.plugin_dir.clone()
+/// What the running config points at: its plugin directory and its TLS files.
+struct Watched {
+    plugin_dir: Option<PathBuf>,
+    tls_files: Vec<PathBuf>,
 }
 
-/// Name, size and modification time of the config file and of every `*.wasm` in the plugin
-/// directory: any change in either means "reload".
-fn fingerprint(config_path: &Path, plugin_dir: Option<&Path>) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+fn watched(gateway: &Gateway) -> Watched {
+    let snapshot = gateway.snapshot();
+    let config = snapshot.config();
+    let mut tls_files: Vec<PathBuf> =
+        config.tls.certificates.iter().flat_map(|c| [c.cert.clone(), c.key.clone()]).collect();
+    for tls in config.upstreams.values().filter_map(|u| u.tls.as_ref()) {
+        tls_files.extend([&tls.ca, &tls.client_cert, &tls.client_key].into_iter().flatten().cloned());
+    }
+    Watched { plugin_dir: config.server.plugin_dir.clone(), tls_files }
+}
+
+/// Name, size and modification time of the config file, of every `*.wasm` in the plugin
+/// directory and of the TLS files: any change means "reload".
+fn fingerprint(config_path: &Path, watched: &Watched) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     let stat = |path: PathBuf| {
         let meta = std::fs::metadata(&path).ok();
         let len = meta.as_ref().map_or(0, std::fs::Metadata::len);
@@ -63,7 +77,8 @@ fn fingerprint(config_path: &Path, plugin_dir: Option<&Path>) -> Vec<(PathBuf, u
         (path, len, modified)
     };
     let mut files = vec![stat(config_path.to_owned())];
-    if let Some(dir) = plugin_dir {
+    files.extend(watched.tls_files.iter().cloned().map(stat));
+    if let Some(dir) = &watched.plugin_dir {
         let mut wasm: Vec<PathBuf> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()

@@ -8,6 +8,8 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use support::h2::{self as h2s, error_code, frame, literal, request_block, until_frame};
@@ -160,9 +162,36 @@ async fn an_oversized_header_list_is_refused() {
     assert_eq!(origin.accepted(), 0);
 }
 
+/// A keep-alive origin that takes 5 ms per request (work a reset can waste) and counts the
+/// requests it receives.
+async fn counting_origin() -> (Origin, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    let origin = Origin::scripted(move |mut stream, _| {
+        let counter = counter.clone();
+        async move {
+            while support::origin::read_head(&mut stream).await.is_some() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    (origin, count)
+}
+
 #[tokio::test]
 async fn rapid_reset_ends_in_goaway_after_bounded_work() {
-    let (gw, origin) = gateway("[http2]\nmax_resets = 100\n").await;
+    let (origin, requests) = counting_origin().await;
+    let toml = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nh2c = true\n[http2]\nmax_resets = 100\n\
+         [upstreams.app]\nendpoints = [\"{}\"]\n[[routes]]\nupstream = \"app\"\n",
+        origin.addr
+    );
+    let gw = TestGateway::start(&toml).await;
     let mut client = h2s::client(h2s::raw(gw.addr).await).await;
     let mut goaway = None;
     let mut opened = 0;
@@ -200,9 +229,50 @@ async fn rapid_reset_ends_in_goaway_after_bounded_work() {
     assert!(err.is_go_away() || err.is_io() || err.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM), "{err:?}");
     assert!(opened < 5000, "cut off after {opened} streams");
     // Bounded work: the origin saw at most the reset budget plus what was in flight.
-    let reached = origin.accepted();
+    let reached = requests.load(Ordering::SeqCst);
+    eprintln!("rapid reset: {opened} streams opened, {reached} requests reached the origin");
     assert!(reached <= 100 + 128 + 50, "{reached} requests reached the origin");
     // Everyone else is still served.
+    assert_eq!(gw.get("/after").await.status, 200);
+}
+
+#[tokio::test]
+async fn resetting_streams_under_way_counts_against_max_resets() {
+    // Slower than rapid reset: each stream is reset only once its request reached the
+    // origin, so `h2`'s pre-accept guard never sees it; the gateway's own count must.
+    let (origin, requests) = counting_origin().await;
+    let toml = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nh2c = true\n[http2]\nmax_resets = 20\n\
+         [upstreams.app]\nendpoints = [\"{}\"]\n[[routes]]\nupstream = \"app\"\n",
+        origin.addr
+    );
+    let gw = TestGateway::start(&toml).await;
+    let mut tcp = open(gw.addr).await;
+    let mut sent = 0;
+    for i in 0..100u32 {
+        let before = requests.load(Ordering::SeqCst);
+        let stream = 2 * i + 1;
+        if tcp.write_all(&frame(HEADERS, END_HEADERS | END_STREAM, stream, &request_block(&[]))).await.is_err() {
+            break;
+        }
+        let reached = async {
+            while requests.load(Ordering::SeqCst) == before {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(2), reached).await.is_err() {
+            break; // the gateway stopped taking streams
+        }
+        let cancel = 0x8u32.to_be_bytes();
+        if tcp.write_all(&frame(RST_STREAM, 0, stream, &cancel)).await.is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    let (_, _, payload) = until_frame(&mut tcp, GOAWAY).await.expect("GOAWAY");
+    assert_eq!(error_code(GOAWAY, &payload), h2s::ENHANCE_YOUR_CALM);
+    assert!((21..=25).contains(&sent), "GOAWAY after {sent} resets");
+    assert!(requests.load(Ordering::SeqCst) <= 25);
     assert_eq!(gw.get("/after").await.status, 200);
 }
 

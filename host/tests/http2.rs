@@ -289,3 +289,29 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
     .await;
     outputs.into_iter().map(|o| o.unwrap()).collect()
 }
+
+#[tokio::test]
+async fn shutdown_sends_goaway_and_finishes_the_streams_in_flight() {
+    use tokio::io::AsyncWriteExt;
+    let origin = Origin::scripted(|mut stream, _| async move {
+        while support::origin::read_head(&mut stream).await.is_some() {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nslow").await;
+        }
+    })
+    .await;
+    let H2Gateway { gateway, plain, .. } = H2Gateway::in_front_of(origin.addr, "").await;
+    let client = h2s::client(h2s::raw(plain).await).await;
+    let in_flight = tokio::spawn({
+        let mut client = client.clone();
+        async move { exchange(&mut client, get("http://site.test/slow"), b"", None).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let still_open = gateway.gateway.shutdown(std::time::Duration::from_secs(10)).await;
+    assert_eq!(still_open, 0, "the connection closed once its stream was done");
+    let answer = in_flight.await.unwrap().unwrap();
+    assert_eq!((answer.status, answer.text().as_str()), (200, "slow"));
+    // After GOAWAY the connection takes no new streams.
+    let mut client = client;
+    assert!(exchange(&mut client, get("http://site.test/late"), b"", None).await.is_err());
+}

@@ -145,10 +145,48 @@ async fn a_reload_serves_renewed_certificates() {
     assert_eq!(presented(&ca.connect(addr, "site.test", &[H1]).await.unwrap()), new.der);
 }
 
+#[tokio::test]
+async fn renewed_certificate_files_are_picked_up_without_a_signal() {
+    // `portcullis run` watches the files its config names: overwriting the certificate and
+    // key (as a renewal does) reloads them.
+    let ca = TestCa::new();
+    let old = ca.leaf(&["site.test"]);
+    let new = ca.leaf(&["site.test"]);
+    let cert = support::gateway::TempFile::new("live-cert.pem", &std::fs::read_to_string(&old.cert.path).unwrap());
+    let key = support::gateway::TempFile::new("live-key.pem", &std::fs::read_to_string(&old.key.path).unwrap());
+    let toml = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nlisten_tls = [\"127.0.0.1:0\"]\n\
+         [[tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\nnames = [\"site.test\"]\n\
+         [upstreams.app]\nendpoints = [\"127.0.0.1:9\"]\n[[routes]]\nupstream = \"app\"\n",
+        cert.display(),
+        key.display()
+    );
+    let gateway = support::gateway::GatewayProcess::start(&toml);
+    let addr = gateway.tls_addr();
+    assert_eq!(presented(&ca.connect(addr, "site.test", &[H1]).await.unwrap()), old.der);
+    // Key first, then certificate: in between, a reload fails (a mismatched pair) and the
+    // old pair keeps serving; the next tick takes the complete new pair.
+    std::fs::copy(&new.key.path, &key.path).unwrap();
+    std::fs::copy(&new.cert.path, &cert.path).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let served = presented(&ca.connect(addr, "site.test", &[H1]).await.unwrap());
+        if served == new.der {
+            break;
+        }
+        assert_eq!(served, old.der);
+        assert!(std::time::Instant::now() < deadline, "the renewed certificate was not picked up");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// An HTTP/1.1 origin behind TLS, answering every request on a connection with 200 and the
 /// connection's number in `x-conn`.
 async fn tls_origin(leaf: &Leaf) -> Origin {
-    let acceptor = leaf.acceptor(&[H1]);
+    tls_origin_with(leaf.acceptor(&[H1])).await
+}
+
+async fn tls_origin_with(acceptor: tokio_rustls::TlsAcceptor) -> Origin {
     let number = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     Origin::scripted(move |tcp, _heads| {
         let acceptor = acceptor.clone();
@@ -203,4 +241,25 @@ async fn origins_over_tls_are_verified_and_their_connections_pooled() {
     // The right CA, the wrong name: 502 too.
     let misnamed = upstream(&format!("{{ ca = \"{}\", sni = \"other.test\" }}", ca.pem_file.display()));
     assert_eq!(TestGateway::start(&misnamed).await.get("/").await.status, 502);
+}
+
+#[tokio::test]
+async fn a_client_certificate_is_presented_to_origins_that_ask() {
+    let ca = TestCa::new();
+    let server = ca.leaf(&["origin.test"]);
+    let client = ca.leaf(&["gateway.test"]);
+    let origin = tls_origin_with(server.acceptor_requiring_clients_of(&ca, &[H1])).await;
+    let upstream = |client_keys: &str| {
+        format!(
+            "[upstreams.app]\nendpoints = [\"{}\"]\ntls = {{ ca = \"{}\", sni = \"origin.test\"{client_keys} }}\n\
+             [[routes]]\nupstream = \"app\"\n",
+            origin.addr,
+            ca.pem_file.display()
+        )
+    };
+    let keys = format!(", client_cert = \"{}\", client_key = \"{}\"", client.cert.display(), client.key.display());
+    let mutual = TestGateway::start(&upstream(&keys)).await;
+    assert_eq!(mutual.get("/").await.status, 200);
+    let anonymous = TestGateway::start(&upstream("")).await;
+    assert_eq!(anonymous.get("/").await.status, 502, "the origin refuses a client without a certificate");
 }

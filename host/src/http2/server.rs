@@ -171,6 +171,8 @@ async fn stream_task(
                 // The exchange (its plugin calls, its upstream request) is dropped with it.
                 () = responder.reset() => {
                     streams.client_reset();
+                    // As nginx logs it: the client closed the request before a response.
+                    record.status = 499;
                     Err(Failure::Abort("client reset the stream"))
                 }
             }

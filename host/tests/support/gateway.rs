@@ -105,6 +105,8 @@ pub struct GatewayProcess {
     log: Option<std::sync::mpsc::Receiver<String>>,
     /// The admin listener's address, when `server.admin` is set.
     pub admin: Option<SocketAddr>,
+    /// The `listening on https://` lines that follow the first listener's.
+    tls_lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl GatewayProcess {
@@ -152,6 +154,7 @@ impl GatewayProcess {
         });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let (tls_tx, tls_lines) = std::sync::mpsc::channel();
         // Keeps draining stdout after the address line so the child never blocks on a full pipe.
         // The admin line (if any) comes first: it is sent along with the listening line.
         std::thread::spawn(move || {
@@ -164,9 +167,13 @@ impl GatewayProcess {
                 if let Some(addr) = line.strip_prefix("portcullis listening on http://") {
                     let _ = tx.send((addr.trim().to_owned(), admin.clone()));
                 }
+                if let Some(addr) = line.strip_prefix("portcullis listening on https://") {
+                    let _ = tls_tx.send(addr.trim().to_owned());
+                }
             }
         });
-        let mut process = GatewayProcess { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), config, log, admin: None };
+        let addr = SocketAddr::from(([0, 0, 0, 0], 0));
+        let mut process = GatewayProcess { child, addr, config, log, admin: None, tls_lines };
         let line = rx.recv_timeout(std::time::Duration::from_secs(30));
         let (line, admin) = line.unwrap_or_else(|e| {
             panic!("gateway printed no listening line ({e}); exit status {:?}", process.child.try_wait())
@@ -174,6 +181,12 @@ impl GatewayProcess {
         process.addr = line.parse().unwrap_or_else(|e| panic!("bad listening address {line:?}: {e}"));
         process.admin = admin.map(|a| a.parse().unwrap_or_else(|e| panic!("bad admin address {a:?}: {e}")));
         process
+    }
+
+    /// The address of its first TLS listener (`server.listen_tls`).
+    pub fn tls_addr(&self) -> SocketAddr {
+        let line = self.tls_lines.recv_timeout(std::time::Duration::from_secs(30)).expect("a TLS listening line");
+        line.parse().unwrap_or_else(|e| panic!("bad listening address {line:?}: {e}"))
     }
 
     /// The next line of its log that contains `needle` (earlier lines are skipped); panics

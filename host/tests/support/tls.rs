@@ -92,6 +92,25 @@ impl Leaf {
     }
 }
 
+impl Leaf {
+    /// Like `acceptor`, but the client must present a certificate `ca` signed (mutual TLS).
+    pub fn acceptor_requiring_clients_of(&self, ca: &TestCa, alpn: &[&[u8]]) -> TlsAcceptor {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(ca.roots()), provider.clone())
+                .build()
+                .unwrap();
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![self.der.clone()], self.key_der.clone_key())
+            .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        TlsAcceptor::from(Arc::new(config))
+    }
+}
+
 /// The certificate the server presented on `stream`.
 pub fn presented(stream: &client::TlsStream<TcpStream>) -> CertificateDer<'static> {
     stream.get_ref().1.peer_certificates().unwrap()[0].clone().into_owned()
