@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request};
 use support::h2::{self as h2s, exchange, get, H2Origin};
 use support::tls::{plain_view, TestCa};
+use support::client::echoed_header;
 use support::{Client, Origin, PluginDir, TestGateway};
 
 const H2: &[u8] = b"h2";
@@ -64,16 +65,6 @@ impl H2Gateway {
 
 fn echoed(answer: &h2s::Answer) -> serde_json::Value {
     serde_json::from_slice(&answer.body).unwrap_or_else(|e| panic!("not an echo ({e}): {}", answer.text()))
-}
-
-fn echoed_header(echo: &serde_json::Value, name: &str) -> Vec<String> {
-    echo["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|pair| pair[0].as_str().unwrap().eq_ignore_ascii_case(name))
-        .map(|pair| pair[1].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]

@@ -39,15 +39,19 @@ impl Response {
 
     /// Header values the origin saw, from the echo.
     pub fn echoed_header(&self, name: &str) -> Vec<String> {
-        let echo = self.echo();
-        echo["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|pair| pair[0].as_str().unwrap().eq_ignore_ascii_case(name))
-            .map(|pair| pair[1].as_str().unwrap().to_owned())
-            .collect()
+        echoed_header(&self.echo(), name)
     }
+}
+
+/// The values of `name` in a demo origin's echo (`{"headers": [[name, value], …]}`).
+pub fn echoed_header(echo: &serde_json::Value, name: &str) -> Vec<String> {
+    echo["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pair| pair[0].as_str().unwrap().eq_ignore_ascii_case(name))
+        .map(|pair| pair[1].as_str().unwrap().to_owned())
+        .collect()
 }
 
 pub struct Client {

@@ -243,6 +243,11 @@ pub fn request_block(extra: &[Vec<u8>]) -> Vec<u8> {
 /// Reads frames until one of `kind` arrives (`Some((flags, stream, payload))`) or the
 /// connection closes (`None`), for at most five seconds.
 pub async fn until_frame(tcp: &mut TcpStream, kind: u8) -> Option<(u8, u32, Vec<u8>)> {
+    until_any(tcp, &[kind]).await.map(|(_, flags, stream, payload)| (flags, stream, payload))
+}
+
+/// Like `until_frame` for any of `kinds`; also returns which kind arrived.
+pub async fn until_any(tcp: &mut TcpStream, kinds: &[u8]) -> Option<(u8, u8, u32, Vec<u8>)> {
     use tokio::io::AsyncReadExt;
     let read = async {
         loop {
@@ -252,8 +257,8 @@ pub async fn until_frame(tcp: &mut TcpStream, kind: u8) -> Option<(u8, u32, Vec<
             let mut payload = vec![0u8; len];
             tcp.read_exact(&mut payload).await.ok()?;
             let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
-            if head[3] == kind {
-                return Some((head[4], stream, payload));
+            if kinds.contains(&head[3]) {
+                return Some((head[3], head[4], stream, payload));
             }
         }
     };
