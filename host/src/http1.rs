@@ -50,6 +50,15 @@ impl Version {
             Version::Http2 => b"HTTP/2",
         }
     }
+
+    /// As text, for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+            Version::Http2 => "HTTP/2",
+        }
+    }
 }
 
 /// Rejects a bare LF line ending anywhere in a head. httparse tolerates `\n` alone, but a

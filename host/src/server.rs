@@ -334,6 +334,10 @@ async fn accept_loop(
                 accept(current, stream, peer, draining, tls).await;
                 drop((permit, open));
             });
+        } else if tls {
+            // A plaintext 503 would be noise inside a TLS session; a handshake just to refuse
+            // would spend the CPU the limit is protecting. Closing says "try later" as well.
+            tracing::warn!(%peer, "max_connections reached; closing a TLS connection");
         } else if let Ok(permit) = limits.refusals.clone().try_acquire_owned() {
             tracing::warn!(%peer, "max_connections reached; answering 503");
             let proxy = current.load_full();

@@ -104,3 +104,21 @@ async fn the_access_log_can_be_turned_off() {
     let (first, line) = gw.first_log_line(&["portcullis::access", "connect failed"]);
     assert_eq!(first, 1, "no access line expected: {line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streams_get_access_lines_with_their_protocol() {
+    let origin = Origin::echo().await;
+    let gw = GatewayProcess::start_with_log(&format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nh2c = true\n[log]\nformat = \"json\"\n\
+         [upstreams.app]\nendpoints = [\"{}\"]\n[[routes]]\nupstream = \"app\"\n",
+        origin.addr
+    ));
+    let mut client = support::h2::client(support::h2::raw(gw.addr).await).await;
+    let answer = support::h2::exchange(&mut client, support::h2::get("http://t/over-h2"), b"", None).await.unwrap();
+    assert_eq!(answer.status, 200);
+    let line = access_line(&gw, "/over-h2");
+    assert_eq!((line["protocol"].as_str(), line["status"].as_u64()), (Some("HTTP/2"), Some(200)));
+    assert_eq!(line["request_id"].as_str(), answer.header("x-request-id"));
+    send(&gw, "GET /over-h1 HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(access_line(&gw, "/over-h1")["protocol"], "HTTP/1.1");
+}

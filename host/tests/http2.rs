@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request};
+use support::client::echoed_header;
 use support::h2::{self as h2s, exchange, get, H2Origin};
 use support::tls::{plain_view, TestCa};
-use support::client::echoed_header;
 use support::{Client, Origin, PluginDir, TestGateway};
 
 const H2: &[u8] = b"h2";

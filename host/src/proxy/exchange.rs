@@ -58,6 +58,7 @@ pub(crate) async fn exchange(
     tracing::Span::current().record("request_id", tracing::field::display(String::from_utf8_lossy(&record.request_id)));
     record.method = req.method.clone();
     record.target = req.target.clone();
+    record.protocol = req.version.name();
 
     let route_index = proxy.router.find(req.host.as_deref(), req.path(), &req.method).ok_or(ProxyError::NoRoute)?;
     let route = &proxy.config.routes[route_index];
