@@ -5,20 +5,26 @@
 //! - `demo`: build the plugins and the gateway in release mode and run `portcullis demo`.
 //! - `test`: build the plugins, then run every test in the workspace.
 //! - `ci`: what `.ci/run` runs: fmt check, clippy with warnings denied, then `test`.
+//! - `bench-h2 [--smoke] [--reps N] [--pool N]`: portcullis against nginx over TLS with h2load
+//!   (`bench_h2.rs`); results in `target/bench-h2/`.
+
+mod bench_h2;
 
 use std::process::{exit, Command};
 
 use portcullis_testkit::plugins::BuiltPlugins;
 
 fn main() {
-    let task = std::env::args().nth(1).unwrap_or_default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().cloned().unwrap_or_default();
     let result = match task.as_str() {
         "plugins" => plugins().map(|_| ()),
         "demo" => demo(),
         "test" => test(),
         "ci" => ci(),
+        "bench-h2" => bench_h2::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <plugins|demo|test|ci>");
+            eprintln!("usage: cargo xtask <plugins|demo|test|ci|bench-h2 [--smoke] [--reps N] [--pool N]>");
             exit(2);
         }
     };

@@ -1,0 +1,78 @@
+//! What else happened on the machine during a run: CPU used by processes that are not part
+//! of the bench (this machine is shared; a concurrent build skews every figure), and TCP
+//! connections opened (beyond h2load's own, the proxy's new connections to the origin:
+//! how well its upstream pool keeps up).
+
+use super::cpu;
+
+/// System-wide counters at one moment, next to the bench's own CPU time.
+pub struct Snapshot {
+    /// user + nice + system of every CPU, in clock ticks (`/proc/stat`). Interrupt time is
+    /// left out on both sides: whether it is charged to processes depends on the kernel.
+    busy: u64,
+    /// Proxy, origin, this process and its reaped children (every h2load), in clock ticks.
+    ours: u64,
+    /// `Tcp: ActiveOpens` of `/proc/net/snmp`: connections this host started.
+    tcp_opens: u64,
+}
+
+impl Snapshot {
+    pub fn take(proxy_ticks: u64, origin: u32) -> Result<Snapshot, String> {
+        let ours = proxy_ticks + cpu::ticks(origin)? + own_and_children()?;
+        Ok(Snapshot { busy: busy()?, ours, tcp_opens: tcp_active_opens()? })
+    }
+
+    /// Clock ticks of CPU used by everything else since `earlier`.
+    pub fn other_ticks(&self, earlier: &Snapshot) -> u64 {
+        (self.busy - earlier.busy).saturating_sub(self.ours - earlier.ours)
+    }
+
+    pub fn tcp_opens(&self, earlier: &Snapshot) -> u64 {
+        self.tcp_opens - earlier.tcp_opens
+    }
+}
+
+fn busy() -> Result<u64, String> {
+    let stat = std::fs::read_to_string("/proc/stat").map_err(|e| format!("cannot read /proc/stat: {e}"))?;
+    let line = stat.lines().find(|l| l.starts_with("cpu ")).ok_or("/proc/stat has no `cpu` line")?;
+    let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    match fields.as_slice() {
+        [user, nice, system, ..] => Ok(user + nice + system),
+        _ => Err(format!("unreadable /proc/stat line {line:?}")),
+    }
+}
+
+/// utime + stime + cutime + cstime of this process.
+fn own_and_children() -> Result<u64, String> {
+    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("cannot read /proc/self/stat: {e}"))?;
+    let (_, rest) = stat.rsplit_once(')').ok_or("/proc/self/stat has no `)`")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14-17 of proc(5), 11-14 after the name.
+    (11..=14)
+        .map(|i| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("/proc/self/stat: unreadable times"))
+        .sum::<Result<u64, _>>()
+        .map_err(str::to_owned)
+}
+
+fn tcp_active_opens() -> Result<u64, String> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").map_err(|e| format!("cannot read /proc/net/snmp: {e}"))?;
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
+        return Err("/proc/net/snmp has no Tcp lines".to_owned());
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "ActiveOpens")
+        .and_then(|(_, value)| value.parse().ok())
+        .ok_or_else(|| "/proc/net/snmp: no Tcp ActiveOpens".to_owned())
+}
+
+/// CPUs' worth of load from other processes over `period`, measured while the bench does
+/// nothing: a warning sign before minutes of measuring.
+pub fn load_elsewhere(period: std::time::Duration, ticks_per_second: u64) -> Result<f64, String> {
+    let (busy_before, ours_before) = (busy()?, own_and_children()?);
+    std::thread::sleep(period);
+    let other = (busy()? - busy_before).saturating_sub(own_and_children()? - ours_before);
+    Ok(other as f64 / ticks_per_second as f64 / period.as_secs_f64())
+}
