@@ -34,6 +34,12 @@ impl BodyDecoder {
         }
     }
 
+    /// Whether every byte of the body has been delivered and only the (trailer-less) end
+    /// remains.
+    pub fn is_ending(&self) -> bool {
+        matches!(self, BodyDecoder::Ending)
+    }
+
     /// The next piece of body from `buf` (at most `max` bytes), or `Ok(None)` when more
     /// input is needed. Returns `End` exactly once.
     pub fn next(&mut self, buf: &mut BytesMut, max: usize) -> Result<Option<BodyEvent>, HeadError> {

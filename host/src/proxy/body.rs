@@ -76,6 +76,18 @@ impl Source<'_> {
     }
 }
 
+impl Source<'_> {
+    /// Whether the body is known to be complete with what was delivered so far, with no
+    /// trailers to come: a Content-Length body read to its end, or a stream that ended with
+    /// its last DATA frame. The sink can then end with the last piece (one frame, one write).
+    pub(crate) fn is_complete(&self) -> bool {
+        match self {
+            Source::H1 { decoder, .. } => decoder.is_ending(),
+            Source::H2(recv) => recv.is_end_stream(),
+        }
+    }
+}
+
 pub(crate) enum Sink<'a> {
     H1 { stream: &'a mut Stream, encode: Encode, frame: BytesMut },
     H2(h2::SendStream<Bytes>),
@@ -95,7 +107,24 @@ impl Sink<'_> {
                 let piece = frame.split().freeze().chain(data).chain(&b"\r\n"[..]);
                 write_buf(stream, piece, within).await
             }
-            Sink::H2(send) => send_data(send, data, within).await,
+            Sink::H2(send) => send_data(send, data, false, within).await,
+        }
+    }
+
+    /// Writes the last piece of a body that has no trailers, and ends it in the same frame
+    /// or write: DATA with END_STREAM, or a chunk followed by the last chunk.
+    pub(crate) async fn last(&mut self, data: Bytes, within: Duration) -> io::Result<()> {
+        match self {
+            Sink::H1 { stream, encode: Encode::Raw, .. } => write_buf(stream, data, within).await,
+            Sink::H1 { stream, encode: Encode::Chunked, frame } => {
+                frame.clear();
+                render::chunk_size(data.len(), frame);
+                let size = frame.split().freeze();
+                render::last_chunk(None, frame);
+                let piece = size.chain(data).chain(&b"\r\n"[..]).chain(frame.split().freeze());
+                write_buf(stream, piece, within).await
+            }
+            Sink::H2(send) => send_data(send, data, true, within).await,
         }
     }
 
@@ -118,8 +147,12 @@ impl Sink<'_> {
 }
 
 /// Sends `data` as the peer's flow control allows, waiting at most `within` each time for
-/// more window: a reader that stops reading cannot make us buffer its body.
-async fn send_data(send: &mut h2::SendStream<Bytes>, mut data: Bytes, within: Duration) -> io::Result<()> {
+/// more window: a reader that stops reading cannot make us buffer its body. With `end`, the
+/// last frame carries END_STREAM.
+async fn send_data(send: &mut h2::SendStream<Bytes>, mut data: Bytes, end: bool, within: Duration) -> io::Result<()> {
+    if data.is_empty() {
+        return if end { send.send_data(data, true).map_err(h2_io) } else { Ok(()) };
+    }
     while !data.is_empty() {
         send.reserve_capacity(data.len());
         let granted = match tokio::time::timeout(within, poll_fn(|cx| send.poll_capacity(cx))).await {
@@ -131,7 +164,7 @@ async fn send_data(send: &mut h2::SendStream<Bytes>, mut data: Bytes, within: Du
             continue;
         }
         let piece = data.split_to(granted.min(data.len()));
-        send.send_data(piece, false).map_err(h2_io)?;
+        send.send_data(piece, end && data.is_empty()).map_err(h2_io)?;
     }
     Ok(())
 }

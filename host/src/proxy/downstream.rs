@@ -170,9 +170,7 @@ impl Downstream<'_> {
                 let send = stream.respond.lock().send_response(convert::client_response(head, length), end);
                 let send = send.map_err(h2_io)?;
                 if !end {
-                    let mut sink = Sink::H2(send);
-                    sink.data(body, within).await?;
-                    sink.end(None, within).await?;
+                    Sink::H2(send).last(body, within).await?;
                 }
                 Ok(())
             }

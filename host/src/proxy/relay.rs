@@ -57,6 +57,13 @@ pub(crate) async fn relay(
                     return Err(RelayFault::TooLarge);
                 }
                 check_rate(limits, started, total)?;
+                if src.is_complete() {
+                    // The last piece ends the body in the same frame or write.
+                    dst.last(data, limits.write_idle).await.map_err(RelayFault::Write)?;
+                    // Consumes the end (no I/O: the decoder or stream already knows it).
+                    src.next(limits, started, total).await?;
+                    return Ok(total);
+                }
                 dst.data(data, limits.write_idle).await.map_err(RelayFault::Write)?;
             }
             BodyEvent::End(trailers) => {
