@@ -50,7 +50,8 @@ pub struct PoolStats {
     pub new: u64,
     /// Checkouts served from the pool.
     pub reused: u64,
-    /// Connections idle in the pool right now.
+    /// HTTP/1.1 connections idle in the pool right now (shared HTTP/2 connections are in
+    /// use by design and not counted).
     pub idle: usize,
     /// Connections found closed by the origin, or with unsolicited bytes, at checkout.
     /// A high rate means the origin's keep-alive timeout is shorter than ours.
@@ -158,7 +159,7 @@ impl Pool {
             new: self.new.load(Relaxed) + self.multiplexed.opened(),
             // An HTTP/2 request on a shared connection is a reuse as much as a checkout is.
             reused: self.reused.load(Relaxed) + self.multiplexed.reused(),
-            idle: self.idle_gauge.load(Relaxed) + self.multiplexed.len(),
+            idle: self.idle_gauge.load(Relaxed),
             evicted_stale: self.evicted_stale.load(Relaxed),
         }
     }

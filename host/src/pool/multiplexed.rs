@@ -72,9 +72,4 @@ impl Multiplexed {
     pub(crate) fn opened(&self) -> u64 {
         self.new.load(Relaxed)
     }
-
-    /// Shared connections right now.
-    pub(crate) fn len(&self) -> usize {
-        self.slots.iter().filter(|slot| slot.try_lock().map(|s| s.is_some()).unwrap_or(true)).count()
-    }
 }
