@@ -99,32 +99,29 @@ impl Sink<'_> {
     }
 
     pub(crate) async fn data(&mut self, data: Bytes, within: Duration) -> io::Result<()> {
-        match self {
-            Sink::H1 { stream, encode: Encode::Raw, .. } => write_buf(stream, data, within).await,
-            Sink::H1 { stream, encode: Encode::Chunked, frame } => {
-                frame.clear();
-                render::chunk_size(data.len(), frame);
-                let piece = frame.split().freeze().chain(data).chain(&b"\r\n"[..]);
-                write_buf(stream, piece, within).await
-            }
-            Sink::H2(send) => send_data(send, data, false, within).await,
-        }
+        self.write(data, false, within).await
     }
 
     /// Writes the last piece of a body that has no trailers, and ends it in the same frame
     /// or write: DATA with END_STREAM, or a chunk followed by the last chunk.
     pub(crate) async fn last(&mut self, data: Bytes, within: Duration) -> io::Result<()> {
+        self.write(data, true, within).await
+    }
+
+    async fn write(&mut self, data: Bytes, end: bool, within: Duration) -> io::Result<()> {
         match self {
             Sink::H1 { stream, encode: Encode::Raw, .. } => write_buf(stream, data, within).await,
             Sink::H1 { stream, encode: Encode::Chunked, frame } => {
                 frame.clear();
                 render::chunk_size(data.len(), frame);
                 let size = frame.split().freeze();
-                render::last_chunk(None, frame);
+                if end {
+                    render::last_chunk(None, frame);
+                }
                 let piece = size.chain(data).chain(&b"\r\n"[..]).chain(frame.split().freeze());
                 write_buf(stream, piece, within).await
             }
-            Sink::H2(send) => send_data(send, data, true, within).await,
+            Sink::H2(send) => send_data(send, data, end, within).await,
         }
     }
 
