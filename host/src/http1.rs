@@ -44,11 +44,7 @@ impl Version {
     }
 
     pub fn as_bytes(self) -> &'static [u8] {
-        match self {
-            Version::Http10 => b"HTTP/1.0",
-            Version::Http11 => b"HTTP/1.1",
-            Version::Http2 => b"HTTP/2",
-        }
+        self.name().as_bytes()
     }
 
     /// As text, for logs.

@@ -51,6 +51,17 @@ impl Headers {
         self.0.iter().filter(move |h| h.is(name)).map(|h| &h.value)
     }
 
+    /// Every `name` value in order, separated by `separator`, appended to `out` (to fold a
+    /// list-valued field, or split cookies, into one line).
+    pub fn join_into(&self, name: &str, separator: &[u8], out: &mut bytes::BytesMut) {
+        for (i, value) in self.get_all(name).enumerate() {
+            if i > 0 {
+                out.extend_from_slice(separator);
+            }
+            out.extend_from_slice(value);
+        }
+    }
+
     pub fn count(&self, name: &str) -> usize {
         self.0.iter().filter(|h| h.is(name)).count()
     }

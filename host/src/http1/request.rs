@@ -151,12 +151,16 @@ fn build(method: Bytes, target: Bytes, version: Version, mut headers: Headers) -
         (None, None) => None,
     };
 
-    for expect in headers.get_all("expect") {
-        if !expect.eq_ignore_ascii_case(b"100-continue") {
-            return Err(HeadError::ExpectationFailed);
-        }
-    }
+    check_expect(&headers)?;
     Ok(RequestHead { method, target, version, headers, host, body })
+}
+
+/// `Expect: 100-continue` is the only expectation we meet; any other is a 417.
+pub(crate) fn check_expect(headers: &Headers) -> Result<(), HeadError> {
+    match headers.get_all("expect").all(|expect| expect.eq_ignore_ascii_case(b"100-continue")) {
+        true => Ok(()),
+        false => Err(HeadError::ExpectationFailed),
+    }
 }
 
 /// Splits an absolute-form target into (origin-form target, authority).

@@ -30,8 +30,9 @@ pub(crate) fn request_head(
     // Cookies may arrive split into several fields for better compression; an HTTP/1.1
     // origin must see one (RFC 9113 §8.2.3).
     if headers.count("cookie") > 1 {
-        let joined = join_values(&headers, "cookie", b"; ");
-        headers.set("cookie", joined);
+        let mut joined = BytesMut::new();
+        headers.join_into("cookie", b"; ", &mut joined);
+        headers.set("cookie", joined.freeze());
     }
     let authority = parts.uri.authority().map(|a| Bytes::copy_from_slice(a.as_str().as_bytes()));
     let host = match (&authority, headers.get("host")) {
@@ -52,11 +53,7 @@ pub(crate) fn request_head(
     if headers.count("host") > 1 {
         return Err(HeadError::MultipleHost);
     }
-    for expect in headers.get_all("expect") {
-        if !expect.eq_ignore_ascii_case(b"100-continue") {
-            return Err(HeadError::ExpectationFailed);
-        }
-    }
+    crate::http1::request::check_expect(&headers)?;
     let body = if end_of_stream { BodyKind::Empty } else { declared_length(&headers)?.unwrap_or(BodyKind::Chunked) };
     let method = Bytes::copy_from_slice(parts.method.as_str().as_bytes());
     Ok(RequestHead { method, target, version: Version::Http2, headers, host, body })
@@ -175,17 +172,6 @@ fn is_connection_specific(header: &Header) -> bool {
     const FORBIDDEN: [&str; 6] =
         ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "http2-settings"];
     FORBIDDEN.iter().any(|n| header.is(n)) || (header.is("te") && !header.value.eq_ignore_ascii_case(b"trailers"))
-}
-
-fn join_values(headers: &Headers, name: &str, separator: &[u8]) -> Bytes {
-    let mut joined = BytesMut::new();
-    for (i, value) in headers.get_all(name).enumerate() {
-        if i > 0 {
-            joined.put_slice(separator);
-        }
-        joined.put_slice(value);
-    }
-    joined.freeze()
 }
 
 #[cfg(test)]

@@ -84,10 +84,8 @@ fn append_to_list(headers: &mut Headers, name: &'static str, ours: Bytes) {
         return;
     }
     let mut joined = BytesMut::new();
-    for value in headers.get_all(name) {
-        joined.put_slice(value);
-        joined.put_slice(b", ");
-    }
+    headers.join_into(name, b", ", &mut joined);
+    joined.put_slice(b", ");
     joined.put_slice(&ours);
     headers.set(name, joined.freeze());
 }
