@@ -16,21 +16,19 @@
 //!   the harness works end to end and writes its JSON.
 
 mod cert;
-mod cpu;
 mod h2load;
-mod json;
 mod nginx;
 mod peer;
 mod portcullis;
-mod process;
 mod report;
 mod scenario;
-mod system;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use peer::{Peer, Running};
+use crate::harness::running::Running;
+use crate::harness::{cpu, process, system};
+use peer::Peer;
 use report::{Idle, Results, Run};
 
 /// The proxy under test runs here...

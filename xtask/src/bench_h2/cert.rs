@@ -13,7 +13,7 @@ pub struct Certificate {
 }
 
 pub fn generate(dir: &Path) -> Result<Certificate, String> {
-    let openssl = super::process::find_program("openssl")
+    let openssl = crate::harness::process::find_program("openssl")
         .ok_or("openssl not found on PATH: it makes the bench's certificate (apt-get install -y openssl)")?;
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let output = Command::new(&openssl)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::process::Guard;
+use crate::harness::process::Guard;
 
 /// One h2load invocation against `https://localhost:PORT/`, connecting to 127.0.0.1 only
 /// (`--connect-to`): the name still goes out as SNI and `:authority`, as from a browser.

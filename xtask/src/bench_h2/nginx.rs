@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::cpu;
-use super::peer::{Launch, Peer, Running};
-use super::portcullis::{fill, log_file};
-use super::process::{self, Guard};
+use super::peer::{Launch, Peer};
+use crate::harness::cpu;
+use crate::harness::process::{self, Guard};
+use crate::harness::running::Running;
+use crate::harness::template::{fill, log_file};
 
 const START: Duration = Duration::from_secs(15);
 
@@ -72,9 +73,7 @@ pub fn start(nginx: &Path, launch: &Launch<'_>) -> Result<Running, String> {
         let workers = cpu::children(master.pid());
         let listening = TcpStream::connect(("127.0.0.1", port)).is_ok();
         if listening && !workers.is_empty() {
-            let mut workers = workers;
-            workers.sort_unstable();
-            return Ok(Running::new(Peer::Nginx, port, master, workers));
+            return Ok(Running::new(Peer::Nginx.name(), port, port, master, workers));
         }
         if start.elapsed() > START {
             return Err(format!("nginx did not listen on 127.0.0.1:{port} within {} s; {}", START.as_secs(), errors()));

@@ -5,33 +5,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::peer::{Launch, Peer, Running};
-use super::process::{self, Guard};
+use super::peer::{Launch, Peer};
+use crate::harness::build;
+use crate::harness::process::{self, Guard};
+use crate::harness::running::Running;
+use crate::harness::template::{fill, log_file};
 
 /// How long a process gets to print that it listens.
 const START: Duration = Duration::from_secs(30);
 
-/// `cargo build --release -p portcullis`; the binary's path comes from cargo's own report,
-/// so `CARGO_TARGET_DIR` and config overrides are respected.
+/// `cargo build --release -p portcullis`.
 pub fn build() -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(&cargo)
-        .args(["build", "--release", "--package", "portcullis", "--message-format=json-render-diagnostics"])
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("`cargo build --release -p portcullis` failed ({})", output.status));
-    }
-    // One JSON object per line; the binary's artifact names its `executable`.
-    let key = "\"executable\":\"";
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| line.contains("\"reason\":\"compiler-artifact\""))
-        .filter_map(|line| line.split_once(key).and_then(|(_, rest)| rest.split_once('"')).map(|(path, _)| path))
-        .map(PathBuf::from)
-        .find(|path| path.file_name().is_some_and(|name| name == "portcullis"))
-        .ok_or_else(|| "cargo built portcullis but named no `portcullis` executable".to_owned())
+    build::cargo_build(&["--release", "--package", "portcullis"], "portcullis")
 }
 
 /// `portcullis --version`.
@@ -92,38 +77,17 @@ pub fn start(binary: &Path, launch: &Launch<'_>) -> Result<Running, String> {
     let stdout = gateway.stdout().ok_or("portcullis's stdout was not captured")?;
     let addr = process::await_line(stdout, "portcullis listening on https://", START)
         .map_err(|e| format!("portcullis did not start: {e} (see {})", dir.join("portcullis.err").display()))?;
-    Ok(Running::new(Peer::Portcullis, port_of(&addr)?, gateway, Vec::new()))
+    let port = port_of(&addr)?;
+    Ok(Running::new(Peer::Portcullis.name(), port, port, gateway, Vec::new()))
 }
 
 fn port_of(addr: &str) -> Result<u16, String> {
     addr.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).ok_or_else(|| format!("no port in {addr:?}"))
 }
 
-/// `template` with every `{{name}}` replaced by its value; an error if one is left over.
-pub fn fill(template: &str, values: &[(&str, String)]) -> Result<String, String> {
-    let mut text = template.to_owned();
-    for (name, value) in values {
-        text = text.replace(&format!("{{{{{name}}}}}"), value);
-    }
-    match text.find("{{") {
-        Some(at) => Err(format!("config template: unfilled placeholder at {:?}", &text[at..(at + 20).min(text.len())])),
-        None => Ok(text),
-    }
-}
-
-/// A file in `dir` for a process's stderr, appended to across restarts.
-pub fn log_file(dir: &Path, name: &str) -> Result<std::fs::File, String> {
-    let path = dir.join(name);
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::fill;
+    use crate::harness::template::fill;
 
     fn values() -> Vec<(&'static str, String)> {
         ["dir", "origin", "pool", "port", "cert", "key"].iter().map(|n| (*n, format!("<{n}>"))).collect()

@@ -2,9 +2,9 @@
 //! (`table.md`), each portcullis figure next to nginx's from the same repetition and the
 //! ratio between them.
 
-use super::json::Json;
 use super::peer::Peer;
 use super::scenario::Measurement;
+use crate::harness::json::Json;
 
 /// Share of a CPU used by other processes during a run above which the run is flagged.
 const DISTURBED: f64 = 0.05;

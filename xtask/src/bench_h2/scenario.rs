@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::h2load::{self, Load, Percentiles, Report};
-use super::peer::Running;
-use super::system::Snapshot;
+use crate::harness::running::Running;
+use crate::harness::system::Snapshot;
 
 pub struct Scenario {
     pub name: &'static str,
@@ -134,7 +134,7 @@ pub fn measure(bench: &Bench<'_>, scenario: &Scenario, peer: &mut Running, tag: 
     // Generous: a healthy run takes a fraction of this; a wedged one is stopped.
     let deadline = if scenario.fresh_connections { Duration::from_secs(30) } else { Duration::from_secs(180) };
     let before = peer.cpu_ticks()?;
-    let system_before = Snapshot::take(before, bench.origin)?;
+    let system_before = Snapshot::take(before, &[bench.origin])?;
     let wall = Instant::now();
     let mut reports = Vec::with_capacity(batches as usize);
     for _ in 0..batches {
@@ -150,7 +150,7 @@ pub fn measure(bench: &Bench<'_>, scenario: &Scenario, peer: &mut Running, tag: 
     }
     let wall = wall.elapsed().as_secs_f64();
     let after = peer.cpu_ticks()?;
-    let system_after = Snapshot::take(after, bench.origin)?;
+    let system_after = Snapshot::take(after, &[bench.origin])?;
     let cpu_us = (after - before) * 1_000_000 / bench.ticks_per_second;
     let latency = if scenario.fresh_connections { None } else { Some(h2load::percentiles(&log)?) };
     let requests: u64 = reports.iter().map(|r| r.status_2xx).sum();
@@ -177,12 +177,12 @@ pub fn warm_up(bench: &Bench<'_>, peer: &Running, smoke: bool) -> Result<(), Str
     let requests = if smoke { 200 } else { 20_000 };
     for h1 in [false, true] {
         let load = Load { port: peer.port, requests, clients: 16, streams: if h1 { 1 } else { 10 }, h1, log: None };
-        let output = bench.dir.join(format!("warm-up-{}.out", peer.peer.name()));
+        let output = bench.dir.join(format!("warm-up-{}.out", peer.name));
         let report = h2load::run(bench.h2load, &load, &output, Duration::from_secs(60))?;
         if report.status_2xx != requests {
             return Err(format!(
                 "{}: only {} of {requests} warm-up requests answered 2xx (see {})",
-                peer.peer.name(),
+                peer.name,
                 report.status_2xx,
                 output.display()
             ));

@@ -110,7 +110,7 @@ impl Guard {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        eprintln!("bench-h2: {} ignored SIGTERM for {} s; killing it", self.name, GRACE.as_secs());
+        eprintln!("bench: {} ignored SIGTERM for {} s; killing it", self.name, GRACE.as_secs());
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.done = true;

@@ -1,7 +1,7 @@
 //! What else happened on the machine during a run: CPU used by processes that are not part
 //! of the bench (this machine is shared; a concurrent build skews every figure), and TCP
-//! connections opened (beyond h2load's own, the proxy's new connections to the origin:
-//! how well its upstream pool keeps up).
+//! connections opened (beyond the load generator's own, the proxy's new connections to the
+//! origin: how well its upstream pool keeps up).
 
 use super::cpu;
 
@@ -10,15 +10,19 @@ pub struct Snapshot {
     /// user + nice + system of every CPU, in clock ticks (`/proc/stat`). Interrupt time is
     /// left out on both sides: whether it is charged to processes depends on the kernel.
     busy: u64,
-    /// Proxy, origin, this process and its reaped children (every h2load), in clock ticks.
+    /// Proxy, origins, this process and its reaped children (every h2load), in clock ticks.
     ours: u64,
     /// `Tcp: ActiveOpens` of `/proc/net/snmp`: connections this host started.
     tcp_opens: u64,
 }
 
 impl Snapshot {
-    pub fn take(proxy_ticks: u64, origin: u32) -> Result<Snapshot, String> {
-        let ours = proxy_ticks + cpu::ticks(origin)? + own_and_children()?;
+    /// `origins`: the origin processes, whose CPU is the bench's too.
+    pub fn take(proxy_ticks: u64, origins: &[u32]) -> Result<Snapshot, String> {
+        let mut ours = proxy_ticks + own_and_children()?;
+        for &origin in origins {
+            ours += cpu::ticks(origin)?;
+        }
         Ok(Snapshot { busy: busy()?, ours, tcp_opens: tcp_active_opens()? })
     }
 

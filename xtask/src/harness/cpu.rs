@@ -54,3 +54,14 @@ pub fn children(pid: u32) -> Vec<u32> {
 pub fn name(pid: u32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim().to_owned())
 }
+
+/// `Pss:` of `/proc/PID/smaps_rollup`, in KiB.
+pub fn pss_kib(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/smaps_rollup");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("Pss:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|kib| kib.trim().parse().ok())
+        .ok_or_else(|| format!("{path}: no `Pss: N kB` line"))
+}

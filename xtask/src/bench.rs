@@ -1,0 +1,280 @@
+//! `cargo xtask bench [--smoke] [--reps N] [--seconds S] [--skip-micro]`: portcullis against
+//! nginx, nginx+Lua, HAProxy and Pingora, end to end, every scenario × body size × protocol,
+//! then the noisy neighbour and the crates' micro-benchmarks; writes `target/bench/`
+//! `results.json`, `report.md` and `plots/*.svg`. BENCHMARKS.md explains the set-up.
+//!
+//! - Topology: the proxy under test pinned to CPU 0; the two origins (`portcullis origin`),
+//!   the load generator (`benches/loadgen`, in this process) on CPU 1. CPU time per request
+//!   comes from `/proc`, so the comparison holds when the load side saturates first.
+//! - Each repetition, for each scenario, starts every peer afresh with that scenario's
+//!   config, checks that it does what the scenario says (`Scenario::verify`), warms it up,
+//!   and measures 3 body sizes over HTTP/1.1 and then h2c. The peers' order rotates between
+//!   repetitions. Every run is bounded in time.
+//! - `--smoke`: portcullis alone (dev build), one second per run, the noisy neighbour in one
+//!   second phases, micro-benchmarks collected only if already measured; fails unless every
+//!   scenario produced its figures. CI runs it.
+
+mod measure;
+mod micro;
+mod noisy;
+mod peers;
+mod plot;
+mod report;
+mod scenario;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use portcullis_loadgen::Protocol;
+
+use crate::harness::process::{self, Guard};
+use crate::harness::{cpu, system};
+use peers::{Launch, Peer};
+use report::{Results, Run};
+use scenario::Scenario;
+
+/// The proxy under test runs here...
+const PROXY_CPU: u32 = 0;
+/// ...and the origins and the load generator here.
+const LOAD_CPU: u32 = 1;
+/// Idle connections each peer keeps per origin: above the 32 requests in flight.
+const POOL: u32 = 64;
+
+pub struct Options {
+    pub smoke: bool,
+    pub reps: u32,
+    /// Length of one measured run.
+    pub seconds: f64,
+    pub skip_micro: bool,
+}
+
+fn options(args: &[String]) -> Result<Options, String> {
+    let usage = "usage: cargo xtask bench [--smoke] [--reps N] [--seconds S] [--skip-micro]";
+    let mut smoke = false;
+    let mut skip_micro = false;
+    let mut reps = None;
+    let mut seconds = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--smoke" => smoke = true,
+            "--skip-micro" => skip_micro = true,
+            "--reps" => {
+                let value = args.next().ok_or("--reps needs a number")?;
+                reps = Some(value.parse().ok().filter(|&n| n >= 1).ok_or("--reps takes a whole number ≥ 1")?);
+            }
+            "--seconds" => {
+                let value = args.next().ok_or("--seconds needs a number")?;
+                let parsed = value.parse::<f64>().ok().filter(|&s| (0.1..=60.0).contains(&s));
+                seconds = Some(parsed.ok_or("--seconds takes a number from 0.1 to 60")?);
+            }
+            other => return Err(format!("unknown argument {other:?}; {usage}")),
+        }
+    }
+    Ok(Options {
+        smoke,
+        // Three repetitions show the spread; a smoke run needs one.
+        reps: reps.unwrap_or(if smoke { 1 } else { 3 }),
+        seconds: seconds.unwrap_or(if smoke { 1.0 } else { 2.0 }),
+        skip_micro: skip_micro || smoke,
+    })
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let options = options(args)?;
+    // The plugins first: portcullis's scenarios run the repository's own components.
+    let built = portcullis_testkit::plugins::build()?;
+    let programs = peers::find(options.smoke)?;
+    let micro = micro::collect(options.skip_micro)?;
+    // Pinned only now: the builds above had both cores.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pinned = cpus >= 2 && process::pin_self(LOAD_CPU);
+    if !pinned {
+        eprintln!("bench: WARNING: cannot pin ({cpus} CPUs, or taskset missing): running unpinned");
+    }
+    let (proxy_cpu, load_cpu) = if pinned { (Some(PROXY_CPU), Some(LOAD_CPU)) } else { (None, None) };
+    let ticks = cpu::ticks_per_second()?;
+    let elsewhere = system::load_elsewhere(Duration::from_secs(1), ticks)?;
+    if elsewhere > 0.2 {
+        eprintln!(
+            "bench: WARNING: other processes are using {:.0}% of a CPU right now; the figures will be disturbed \
+             (each run reports the load it saw)",
+            elsewhere * 100.0
+        );
+    }
+
+    let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
+    let plugins = plugin_dir(&dir, &built)?;
+    let portcullis = programs.get(Peer::Portcullis).ok_or("no portcullis binary")?.to_path_buf();
+    let (origin_a, port_a) = start_origin(&portcullis, &dir, "origin-a", load_cpu)?;
+    let (origin_b, port_b) = start_origin(&portcullis, &dir, "origin-b", load_cpu)?;
+    let origins = [origin_a.pid(), origin_b.pid()];
+    let launch =
+        Launch { dir: &dir, origin_a: port_a, origin_b: port_b, pool: POOL, cpu: proxy_cpu, plugins: &plugins };
+    let bench = Bench { programs: &programs, launch: &launch, ticks, origins: &origins, options: &options };
+
+    let peers = programs.peers();
+    let mut runs = Vec::new();
+    for rep in 1..=options.reps {
+        for scenario in scenario::ALL {
+            // Rotate who goes first, so no peer always meets the machine in the same state.
+            let mut order = peers.clone();
+            let turn = (rep as usize - 1) % order.len().max(1);
+            order.rotate_left(turn);
+            for &peer in &order {
+                println!("bench: repetition {rep}/{}: {} {}", options.reps, scenario.name(), peer.name());
+                runs.extend(bench.scenario(rep, scenario, peer)?);
+            }
+        }
+    }
+    let noisy = noisy::run(&bench)?;
+    drop((origin_a, origin_b));
+
+    let results = Results {
+        command: std::iter::once("cargo xtask bench")
+            .chain(args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        smoke: options.smoke,
+        reps: options.reps,
+        seconds: options.seconds,
+        setup: setup(&programs, pinned, cpus, ticks),
+        peers,
+        runs,
+        noisy,
+        micro,
+        skipped: programs.skipped.clone(),
+    };
+    let out = portcullis_testkit::plugins::workspace_root().join("target").join(if options.smoke {
+        "bench-smoke"
+    } else {
+        "bench"
+    });
+    let written = results.write(&out)?;
+    println!("\n{}", results.summary_markdown());
+    for path in &written {
+        println!("bench: wrote {}", path.display());
+    }
+    results.check_complete()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// What every run needs besides its peer and scenario.
+pub struct Bench<'a> {
+    pub programs: &'a peers::Programs,
+    pub launch: &'a Launch<'a>,
+    pub ticks: u64,
+    /// The origins' PIDs: their CPU is the bench's, not someone else's.
+    pub origins: &'a [u32],
+    pub options: &'a Options,
+}
+
+impl Bench<'_> {
+    /// One peer started with one scenario: checked, warmed up, then every size over both
+    /// protocols.
+    fn scenario(&self, rep: u32, scenario: Scenario, peer: Peer) -> Result<Vec<Run>, String> {
+        let mut running = peers::start(self.programs, peer, scenario.name(), &[], self.launch)?;
+        let (h1, h2) = (addr(running.port), addr(running.h2_port));
+        scenario
+            .verify(h1, h2, self.launch.origin_a, self.launch.origin_b)
+            .map_err(|e| format!("{} does not do the {} scenario: {e}", peer.name(), scenario.name()))?;
+        let warm = if self.options.smoke { 0.2 } else { 1.0 };
+        for (protocol, addr) in [(Protocol::Http1, h1), (Protocol::H2c, h2)] {
+            let plan = measure::plan(addr, protocol, scenario.mix(100), measure::closed(Duration::from_secs_f64(warm)));
+            let outcome = portcullis_loadgen::run(&[plan])?.remove(0);
+            if !outcome.clean() {
+                return Err(format!(
+                    "{} {} warm-up over {protocol:?}: {}",
+                    peer.name(),
+                    scenario.name(),
+                    outcome.first_problem.unwrap_or_default()
+                ));
+            }
+        }
+        let mut runs = Vec::new();
+        for (protocol, addr) in [(Protocol::Http1, h1), (Protocol::H2c, h2)] {
+            for size in scenario::SIZES {
+                let pace = measure::closed(Duration::from_secs_f64(self.options.seconds));
+                let plan = measure::plan(addr, protocol, scenario.mix(size), pace);
+                let measured = measure::run(&mut running, &[plan], self.ticks, self.origins)?;
+                let run = Run { rep, peer, scenario, protocol, size, measured };
+                println!("  {}", run.progress_line());
+                runs.push(run);
+            }
+        }
+        Ok(runs)
+    }
+}
+
+fn addr(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The repository's plugins and the `probe` test plugin (the noisy neighbour's CPU burner),
+/// copied into one directory for portcullis's `plugin_dir`.
+fn plugin_dir(dir: &Path, built: &portcullis_testkit::plugins::BuiltPlugins) -> Result<PathBuf, String> {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).map_err(|e| format!("cannot create {}: {e}", plugins.display()))?;
+    for name in ["header-rewrite", "waf", "origin-select"] {
+        copy(&built.plugins.join(format!("{name}.wasm")), &plugins)?;
+    }
+    copy(&built.wasm("probe"), &plugins)?;
+    Ok(plugins)
+}
+
+fn copy(file: &Path, into: &Path) -> Result<(), String> {
+    let name = file.file_name().ok_or_else(|| format!("{} has no file name", file.display()))?;
+    std::fs::copy(file, into.join(name)).map(|_| ()).map_err(|e| format!("cannot copy {}: {e}", file.display()))
+}
+
+/// A demo origin (`portcullis origin`) on a free port, pinned with the load generator.
+fn start_origin(binary: &Path, dir: &Path, name: &str, cpu: Option<u32>) -> Result<(Guard, u16), String> {
+    let mut command = process::pinned(binary, cpu);
+    command
+        .args(["origin", "--listen", "127.0.0.1:0"])
+        .env("PORTCULLIS_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(crate::harness::template::log_file(dir, &format!("{name}.err"))?);
+    let mut origin = Guard::spawn(name, command)?;
+    let stdout = origin.stdout().ok_or("the origin's stdout was not captured")?;
+    let addr = process::await_line(stdout, "demo origin listening on http://", Duration::from_secs(30))
+        .map_err(|e| format!("{name} did not start: {e}"))?;
+    let port = addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).ok_or_else(|| format!("no port in {addr:?}"))?;
+    Ok((origin, port))
+}
+
+/// Versions and topology, for the report.
+fn setup(programs: &peers::Programs, pinned: bool, cpus: usize, ticks: u64) -> Vec<(&'static str, String)> {
+    let output = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_else(|e| format!("unknown ({e})"))
+    };
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()))
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let topology = if pinned {
+        format!("proxy pinned to CPU {PROXY_CPU}; origins and load generator on CPU {LOAD_CPU}")
+    } else {
+        "unpinned".to_owned()
+    };
+    let mut setup = vec![
+        ("date", output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
+        ("machine", format!("{cpus} CPUs, {cpu_model}, Linux {}", output("uname", &["-r"]))),
+        ("topology", topology),
+        ("commit", output("git", &["describe", "--always", "--dirty"])),
+        ("load", "benches/loadgen: closed loop, HTTP/1.1 32 connections; h2c 4 connections × 8 streams".to_owned()),
+        ("origin_pool", format!("{POOL} idle connections per origin, every peer")),
+        ("clock_ticks_per_s", ticks.to_string()),
+    ];
+    setup.extend(programs.versions.iter().cloned());
+    setup
+}
