@@ -43,7 +43,7 @@ impl Source<'_> {
                 if let Some(event) = decoder.next(&mut conn.buf, READ_CHUNK).map_err(RelayFault::Malformed)? {
                     return Ok(event);
                 }
-                match conn.read_more(idle).await {
+                match conn.read_body(idle).await {
                     Ok(0) => return decoder.on_eof().map_err(|_| RelayFault::Truncated(None)),
                     Ok(_) => check_rate(limits, started, total)?,
                     Err(ReadFault::Timeout) => return Err(RelayFault::ReadTimeout),
