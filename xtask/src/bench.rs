@@ -1,4 +1,5 @@
-//! `cargo xtask bench [--smoke] [--reps N] [--seconds S] [--skip-micro]`: portcullis against
+//! `cargo xtask bench [--smoke] [--reps N] [--seconds S] [--skip-micro] [--skip-noisy]
+//! [--peers nginx,portcullis,…] [--scenarios plain,waf,…]`: portcullis against
 //! nginx, nginx+Lua, HAProxy and Pingora, end to end, every scenario × body size × protocol,
 //! then the noisy neighbour and the crates' micro-benchmarks; writes `target/bench/`
 //! `results.json`, `report.md` and `plots/*.svg`. BENCHMARKS.md explains the set-up.
@@ -46,12 +47,21 @@ pub struct Options {
     /// Length of one measured run.
     pub seconds: f64,
     pub skip_micro: bool,
+    pub skip_noisy: bool,
+    /// `--peers`: only these (all found ones when empty).
+    pub peers: Vec<Peer>,
+    /// `--scenarios`: only these (all when empty).
+    pub scenarios: Vec<Scenario>,
 }
 
 fn options(args: &[String]) -> Result<Options, String> {
-    let usage = "usage: cargo xtask bench [--smoke] [--reps N] [--seconds S] [--skip-micro]";
+    let usage = "usage: cargo xtask bench [--smoke] [--reps N] [--seconds S] [--skip-micro] [--skip-noisy] \
+                 [--peers nginx,nginx-lua,haproxy,pingora,portcullis] [--scenarios plain,rewrite,waf,origin-select]";
     let mut smoke = false;
     let mut skip_micro = false;
+    let mut skip_noisy = false;
+    let mut peers = Vec::new();
+    let mut scenarios = Vec::new();
     let mut reps = None;
     let mut seconds = None;
     let mut args = args.iter();
@@ -59,6 +69,15 @@ fn options(args: &[String]) -> Result<Options, String> {
         match arg.as_str() {
             "--smoke" => smoke = true,
             "--skip-micro" => skip_micro = true,
+            "--skip-noisy" => skip_noisy = true,
+            "--peers" => {
+                let list = args.next().ok_or("--peers needs a comma-separated list")?;
+                peers = list.split(',').map(Peer::from_key).collect::<Result<_, _>>()?;
+            }
+            "--scenarios" => {
+                let list = args.next().ok_or("--scenarios needs a comma-separated list")?;
+                scenarios = list.split(',').map(Scenario::from_name).collect::<Result<_, _>>()?;
+            }
             "--reps" => {
                 let value = args.next().ok_or("--reps needs a number")?;
                 reps = Some(value.parse().ok().filter(|&n| n >= 1).ok_or("--reps takes a whole number ≥ 1")?);
@@ -77,6 +96,9 @@ fn options(args: &[String]) -> Result<Options, String> {
         reps: reps.unwrap_or(if smoke { 1 } else { 3 }),
         seconds: seconds.unwrap_or(if smoke { 1.0 } else { 2.0 }),
         skip_micro: skip_micro || smoke,
+        skip_noisy,
+        peers,
+        scenarios: if scenarios.is_empty() { scenario::ALL.to_vec() } else { scenarios },
     })
 }
 
@@ -113,10 +135,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Launch { dir: &dir, origin_a: port_a, origin_b: port_b, pool: POOL, cpu: proxy_cpu, plugins: &plugins };
     let bench = Bench { programs: &programs, launch: &launch, ticks, origins: &origins, options: &options };
 
-    let peers = programs.peers();
+    let peers: Vec<Peer> =
+        programs.peers().into_iter().filter(|p| options.peers.is_empty() || options.peers.contains(p)).collect();
     let mut runs = Vec::new();
     for rep in 1..=options.reps {
-        for scenario in scenario::ALL {
+        for &scenario in &options.scenarios {
             // Rotate who goes first, so no peer always meets the machine in the same state.
             let mut order = peers.clone();
             let turn = (rep as usize - 1) % order.len().max(1);
@@ -127,7 +150,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    let noisy = noisy::run(&bench)?;
+    let noisy = if options.skip_noisy { Vec::new() } else { noisy::run(&bench, &peers)? };
     drop((origin_a, origin_b));
 
     let results = Results {
@@ -140,6 +163,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         seconds: options.seconds,
         setup: setup(&programs, pinned, cpus, ticks),
         peers,
+        scenarios: options.scenarios.clone(),
+        noisy_ran: !options.skip_noisy,
         runs,
         noisy,
         micro,

@@ -5,7 +5,8 @@
 //! - `demo`: build the plugins and the gateway in release mode and run `portcullis demo`.
 //! - `test`: build the plugins, then run every test in the workspace.
 //! - `ci`: what `.ci/run` runs: fmt check, clippy with warnings denied, then `test`.
-//! - `bench [--smoke] [--reps N] [--seconds S] [--skip-micro]`: portcullis against nginx,
+//! - `bench [--smoke] [--reps N] [--seconds S] [--skip-micro] [--skip-noisy] [--peers LIST]
+//!   [--scenarios LIST]`: portcullis against nginx,
 //!   nginx+Lua, HAProxy and Pingora, every scenario (`bench.rs`); results in `target/bench/`.
 //! - `bench-h2 [--smoke] [--reps N] [--pool N]`: portcullis against nginx over TLS with h2load
 //!   (`bench_h2.rs`); results in `target/bench-h2/`.
@@ -30,8 +31,8 @@ fn main() {
         "bench-h2" => bench_h2::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <plugins|demo|test|ci|bench [--smoke] [--reps N] [--seconds S] [--skip-micro]|\
-                 bench-h2 [--smoke] [--reps N] [--pool N]>"
+                "usage: cargo xtask <plugins|demo|test|ci|bench [--smoke] [--reps N] [--seconds S] [--skip-micro] \
+                 [--skip-noisy] [--peers LIST] [--scenarios LIST]|bench-h2 [--smoke] [--reps N] [--pool N]>"
             );
             exit(2);
         }

@@ -41,12 +41,13 @@ pub struct NoisyRun {
     pub neighbours: Measured,
 }
 
-pub fn run(bench: &Bench<'_>) -> Result<Vec<NoisyRun>, String> {
+/// Runs the setups whose peer is among `peers`.
+pub fn run(bench: &Bench<'_>, peers: &[Peer]) -> Result<Vec<NoisyRun>, String> {
     let seconds = if bench.options.smoke { 1.0 } else { 10.0 };
     let phase = Duration::from_secs_f64(seconds);
     let mut runs = Vec::new();
     for rep in 1..=bench.options.reps {
-        for setup in SETUPS.into_iter().filter(|s| bench.programs.get(s.peer).is_some()) {
+        for setup in SETUPS.into_iter().filter(|s| peers.contains(&s.peer)) {
             println!("bench: repetition {rep}/{}: noisy neighbour, {}", bench.options.reps, setup.label);
             let extra = [("cooperative", setup.cooperative.to_string())];
             let mut running = peers::start(bench.programs, setup.peer, "noisy", &extra, bench.launch)?;

@@ -44,6 +44,13 @@ impl Peer {
         }
     }
 
+    /// The peer called `key` on the command line (its directory's name).
+    pub fn from_key(key: &str) -> Result<Peer, String> {
+        ALL.into_iter()
+            .find(|peer| peer.dir() == key)
+            .ok_or_else(|| format!("unknown peer {key:?} (one of {})", ALL.map(Peer::dir).join(", ")))
+    }
+
     /// Its directory under `benches/peers/`.
     fn dir(self) -> &'static str {
         match self {
@@ -109,8 +116,16 @@ pub fn find(smoke: bool) -> Result<Programs, String> {
     }
     match process::find_program("nginx") {
         Some(nginx) => {
-            programs.versions.push(("nginx", version(&nginx, &["-v"])));
+            programs.versions.push(("nginx", version(&nginx, &["-v"]).replace("nginx version: ", "")));
             if Path::new(LUA_MODULE).is_file() {
+                let lua = Command::new("dpkg-query")
+                    .args(["-W", "-f", "${Package} ${Version}", "libnginx-mod-http-lua"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| LUA_MODULE.to_owned());
+                programs.versions.push(("nginx_lua", lua));
                 programs.found.push((Peer::NginxLua, nginx.clone()));
             } else {
                 programs.skip(Peer::NginxLua, format!("no {LUA_MODULE} (`apt-get install -y libnginx-mod-http-lua`)"));

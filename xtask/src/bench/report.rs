@@ -51,6 +51,10 @@ pub struct Results {
     pub setup: Vec<(&'static str, String)>,
     /// The peers that ran, in column order.
     pub peers: Vec<Peer>,
+    /// The scenarios that ran, in report order.
+    pub scenarios: Vec<Scenario>,
+    /// False when `--skip-noisy` left the noisy neighbour out.
+    pub noisy_ran: bool,
     pub runs: Vec<Run>,
     pub noisy: Vec<NoisyRun>,
     pub micro: Result<Vec<Micro>, String>,
@@ -145,7 +149,7 @@ impl Results {
     /// Fails unless every scenario, size and protocol has portcullis figures from every
     /// repetition and nothing failed: what the smoke run checks.
     pub fn check_complete(&self) -> Result<(), String> {
-        for scenario in scenario::ALL {
+        for &scenario in &self.scenarios {
             for protocol in [Protocol::Http1, Protocol::H2c] {
                 for size in scenario::SIZES {
                     let runs: Vec<_> = self.cell(Peer::Portcullis, scenario, protocol, size).collect();
@@ -174,7 +178,7 @@ impl Results {
                 run.measured.first_problem.as_deref().unwrap_or("?")
             ));
         }
-        if !self.noisy.iter().any(|n| n.setup.peer == Peer::Portcullis) {
+        if self.noisy_ran && !self.noisy.iter().any(|n| n.setup.peer == Peer::Portcullis) {
             return Err("no noisy-neighbour figures for portcullis".to_owned());
         }
         Ok(())
@@ -276,7 +280,7 @@ impl Results {
         out.push_str("\n|---|---|---:|");
         out.push_str(&"---:|".repeat(self.peers.len()));
         out.push('\n');
-        for (scenario, protocol, size) in cells() {
+        for (scenario, protocol, size) in cells(&self.scenarios) {
             out.push_str(&format!("| {} | {} | {} |", scenario.name(), protocol_name(protocol), size_name(size)));
             for &peer in &self.peers {
                 let spread = if has_nginx {
@@ -326,7 +330,7 @@ impl Results {
              the last body byte, closed loop. PSS after the run. Origin connections: TCP connections the host \
              opened beyond the load generator's, per 10 000 requests.\n",
         );
-        for scenario in scenario::ALL {
+        for &scenario in &self.scenarios {
             for protocol in [Protocol::Http1, Protocol::H2c] {
                 out.push_str(&format!("\n### {} over {}\n\n", scenario.name(), protocol_name(protocol)));
                 out.push_str(
@@ -370,9 +374,7 @@ impl Results {
             super::noisy::LIGHT_RATE,
             super::noisy::SLOW_RATE
         );
-        let mut labels: Vec<&str> = self.noisy.iter().map(|n| n.setup.label).collect();
-        labels.dedup();
-        for label in labels {
+        for label in self.noisy_labels() {
             let runs: Vec<&NoisyRun> = self.noisy.iter().filter(|n| n.setup.label == label).collect();
             let of = |f: &dyn Fn(&NoisyRun) -> f64| Spread::of(runs.iter().map(|n| f(n)).collect());
             let text = |s: Option<Spread>| s.map_or("—".to_owned(), |s| spread_text(s, 0));
@@ -387,6 +389,17 @@ impl Results {
             ));
         }
         out
+    }
+
+    /// The noisy-neighbour setups that ran, each once, in the order they first ran.
+    fn noisy_labels(&self) -> Vec<&'static str> {
+        let mut labels = Vec::new();
+        for run in &self.noisy {
+            if !labels.contains(&run.setup.label) {
+                labels.push(run.setup.label);
+            }
+        }
+        labels
     }
 
     fn micro_markdown(&self) -> String {
@@ -409,7 +422,7 @@ impl Results {
         for protocol in [Protocol::Http1, Protocol::H2c] {
             let tag = if protocol == Protocol::Http1 { "h1" } else { "h2" };
             let groups = |value: &dyn Fn(Peer, Scenario, u64) -> Option<Spread>| {
-                cells()
+                cells(&self.scenarios)
                     .filter(|(_, p, _)| *p == protocol)
                     .map(|(scenario, _, size)| Group {
                         label: format!("{} {}", scenario.name(), size_name(size)),
@@ -457,7 +470,8 @@ impl Results {
                 ),
             ));
         }
-        let memory = scenario::ALL
+        let memory = self
+            .scenarios
             .iter()
             .map(|&scenario| Group {
                 label: scenario.name().to_owned(),
@@ -491,11 +505,10 @@ impl Results {
                 log_scale: false,
             },
         ));
-        let mut labels: Vec<&str> = self.noisy.iter().map(|n| n.setup.label).collect();
-        labels.dedup();
-        let noisy = labels
-            .iter()
-            .map(|&label| {
+        let noisy = self
+            .noisy_labels()
+            .into_iter()
+            .map(|label| {
                 let runs: Vec<&NoisyRun> = self.noisy.iter().filter(|n| n.setup.label == label).collect();
                 Group {
                     label: label.to_owned(),
@@ -522,8 +535,8 @@ impl Results {
 }
 
 /// Every scenario × protocol × size, in report order.
-fn cells() -> impl Iterator<Item = (Scenario, Protocol, u64)> {
-    scenario::ALL.into_iter().flat_map(|scenario| {
+fn cells(scenarios: &[Scenario]) -> impl Iterator<Item = (Scenario, Protocol, u64)> + '_ {
+    scenarios.iter().flat_map(|&scenario| {
         [Protocol::Http1, Protocol::H2c]
             .into_iter()
             .flat_map(move |protocol| scenario::SIZES.into_iter().map(move |size| (scenario, protocol, size)))

@@ -62,6 +62,12 @@ impl Scenario {
         }
     }
 
+    pub fn from_name(name: &str) -> Result<Scenario, String> {
+        ALL.into_iter()
+            .find(|scenario| scenario.name() == name)
+            .ok_or_else(|| format!("unknown scenario {name:?} (one of {})", ALL.map(Scenario::name).join(", ")))
+    }
+
     /// What the load generator sends, for responses of `size` bytes.
     pub fn mix(self, size: u64) -> Vec<Request> {
         let bytes = format!("/bytes/{size}");
