@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use portcullis_loadgen::{self as loadgen, Pace, Plan, Protocol, Request};
+use portcullis_loadgen::{self as loadgen, Plan};
 use portcullis_testkit::plugins;
 
 const LIGHT_RATE: u32 = 1000;
@@ -56,8 +56,8 @@ fn main() {
         [("alone", true, false), ("neighbours", true, true), ("neighbours-blocking", false, true)]
     {
         let gateway = Gateway::start(&dir, origin, cooperative, pinned);
-        let light = |length| open(gateway.addr, "/light", LIGHT_RATE, LIGHT_CONNECTIONS, length);
-        let slow = |length| open(gateway.addr, "/slow", SLOW_RATE, SLOW_CONNECTIONS, length);
+        let light = |length| Plan::http1_open(gateway.addr, "/light", LIGHT_RATE, LIGHT_CONNECTIONS, length);
+        let slow = |length| Plan::http1_open(gateway.addr, "/slow", SLOW_RATE, SLOW_CONNECTIONS, length);
         // Warm up connections, the plugin pool and the origin pool, unmeasured.
         loadgen::run(&[light(warm_up)]).unwrap();
         let mut plans = vec![light(phase)];
@@ -161,16 +161,4 @@ fn pin_self_to_cpu(cpu: u32) -> bool {
     let pid = std::process::id().to_string();
     let moved = Command::new("taskset").args(["-a", "-cp", &cpu.to_string(), &pid]).stdout(Stdio::null()).status();
     moved.is_ok_and(|s| s.success())
-}
-
-/// HTTP/1.1 keep-alive requests for `target` at `rate` per second, open loop.
-fn open(addr: SocketAddr, target: &str, rate: u32, connections: usize, duration: Duration) -> Plan {
-    Plan {
-        addr,
-        protocol: Protocol::Http1,
-        connections,
-        streams: 1,
-        mix: vec![Request::get(target)],
-        pace: Pace::Open { rate, duration },
-    }
 }

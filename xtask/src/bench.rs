@@ -29,15 +29,11 @@ use std::time::Duration;
 use portcullis_loadgen::Protocol;
 
 use crate::harness::process::{self, Guard};
-use crate::harness::{cpu, system};
+use crate::harness::system::{self, LOAD_CPU, PROXY_CPU};
 use peers::{Launch, Peer};
 use report::{Results, Run};
 use scenario::Scenario;
 
-/// The proxy under test runs here...
-const PROXY_CPU: u32 = 0;
-/// ...and the origins and the load generator here.
-const LOAD_CPU: u32 = 1;
 /// Idle connections each peer keeps per origin: above the 32 requests in flight.
 const POOL: u32 = 64;
 
@@ -108,22 +104,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let built = portcullis_testkit::plugins::build()?;
     let programs = peers::find(options.smoke)?;
     let micro = micro::collect(options.skip_micro)?;
-    // Pinned only now: the builds above had both cores.
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pinned = cpus >= 2 && process::pin_self(LOAD_CPU);
-    if !pinned {
-        eprintln!("bench: WARNING: cannot pin ({cpus} CPUs, or taskset missing): running unpinned");
-    }
-    let (proxy_cpu, load_cpu) = if pinned { (Some(PROXY_CPU), Some(LOAD_CPU)) } else { (None, None) };
-    let ticks = cpu::ticks_per_second()?;
-    let elsewhere = system::load_elsewhere(Duration::from_secs(1), ticks)?;
-    if elsewhere > 0.2 {
-        eprintln!(
-            "bench: WARNING: other processes are using {:.0}% of a CPU right now; the figures will be disturbed \
-             (each run reports the load it saw)",
-            elsewhere * 100.0
-        );
-    }
+    // Placed only now: the builds above had both cores.
+    let placement = system::place("bench")?;
+    let (cpus, pinned, ticks) = (placement.cpus, placement.proxy_cpu.is_some(), placement.ticks_per_second);
+    let (proxy_cpu, load_cpu) = (placement.proxy_cpu, placement.load_cpu);
 
     let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
     let plugins = plugin_dir(&dir, &built)?;
@@ -272,34 +256,18 @@ fn start_origin(binary: &Path, dir: &Path, name: &str, cpu: Option<u32>) -> Resu
 
 /// Versions and topology, for the report.
 fn setup(programs: &peers::Programs, pinned: bool, cpus: usize, ticks: u64) -> Vec<(&'static str, String)> {
-    let output = |program: &str, args: &[&str]| {
-        std::process::Command::new(program)
-            .args(args)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_else(|e| format!("unknown ({e})"))
-    };
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()))
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
     let topology = if pinned {
         format!("proxy pinned to CPU {PROXY_CPU}; origins and load generator on CPU {LOAD_CPU}")
     } else {
         "unpinned".to_owned()
     };
-    let mut setup = vec![
-        ("date", output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
-        ("machine", format!("{cpus} CPUs, {cpu_model}, Linux {}", output("uname", &["-r"]))),
+    let mut setup = system::describe(cpus);
+    setup.extend([
         ("topology", topology),
-        ("commit", output("git", &["describe", "--always", "--dirty"])),
         ("load", "benches/loadgen: closed loop, HTTP/1.1 32 connections; h2c 4 connections × 8 streams".to_owned()),
         ("origin_pool", format!("{POOL} idle connections per origin, every peer")),
         ("clock_ticks_per_s", ticks.to_string()),
-    ];
+    ]);
     setup.extend(programs.versions.iter().cloned());
     setup
 }

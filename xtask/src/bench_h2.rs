@@ -27,14 +27,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::harness::running::Running;
-use crate::harness::{cpu, process, system};
+use crate::harness::system::{self, LOAD_CPU, PROXY_CPU};
+use crate::harness::process;
 use peer::Peer;
 use report::{Idle, Results, Run};
-
-/// The proxy under test runs here...
-const PROXY_CPU: u32 = 0;
-/// ...and the origin, h2load and this process here.
-const LOAD_CPU: u32 = 1;
 
 struct Options {
     smoke: bool,
@@ -96,22 +92,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
 
     let binary = portcullis::build()?;
-    // Pinned only now: the build above had both cores.
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pinned = cpus >= 2 && process::pin_self(LOAD_CPU);
-    if !pinned {
-        eprintln!("bench-h2: WARNING: cannot pin ({cpus} CPUs, or taskset missing): running unpinned");
-    }
-    let (proxy_cpu, load_cpu) = if pinned { (Some(PROXY_CPU), Some(LOAD_CPU)) } else { (None, None) };
-    let ticks = cpu::ticks_per_second()?;
-    let elsewhere = system::load_elsewhere(Duration::from_secs(1), ticks)?;
-    if elsewhere > 0.2 {
-        eprintln!(
-            "bench-h2: WARNING: other processes are using {:.0}% of a CPU right now; the figures will be \
-             disturbed (each run reports the load it saw)",
-            elsewhere * 100.0
-        );
-    }
+    // Placed only now: the build above had both cores.
+    let placement = system::place("bench-h2")?;
+    let (cpus, ticks) = (placement.cpus, placement.ticks_per_second);
+    let (proxy_cpu, load_cpu) = (placement.proxy_cpu, placement.load_cpu);
 
     let dir = std::env::temp_dir().join(format!("portcullis-bench-h2-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -245,43 +229,27 @@ fn setup(
     cpus: usize,
     ticks: u64,
 ) -> Vec<(&'static str, String)> {
-    let output = |program: &str, args: &[&str]| {
-        std::process::Command::new(program)
-            .args(args)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_else(|e| format!("unknown ({e})"))
-    };
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()))
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
     let topology = if launch.cpu.is_some() {
         format!("proxy pinned to CPU {PROXY_CPU} (taskset -c {PROXY_CPU}); origin, h2load and xtask on CPU {LOAD_CPU}")
     } else {
         "unpinned".to_owned()
     };
-    vec![
-        ("date", output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
-        ("machine", format!("{cpus} CPUs, {cpu_model}, Linux {}", output("uname", &["-r"]))),
+    let mut setup = system::describe(cpus);
+    setup.extend([
         ("topology", topology),
         ("portcullis", format!("{} (release), workers = 1", portcullis::version(binary))),
-        // `-dirty`: the working tree had changes (the binary was built from it).
-        ("commit", output("git", &["describe", "--always", "--dirty"])),
         ("portcullis_tls", locked_versions(&["rustls", "ring", "tokio-rustls", "h2"])),
         ("nginx", nginx),
         ("h2load", h2load::version(h2load)),
-        ("openssl", output("openssl", &["version"])),
+        ("openssl", system::output("openssl", &["version"])),
         ("certificate", launch.cert.kind.to_owned()),
         (
             "origin_pool",
             format!("{} idle connections (nginx `keepalive`, portcullis `[pool] max_idle_per_key`)", launch.pool),
         ),
         ("clock_ticks_per_s", ticks.to_string()),
-    ]
+    ]);
+    setup
 }
 
 /// `name version` of each crate as locked in the workspace's Cargo.lock.

@@ -95,6 +95,19 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// `GET target` over HTTP/1.1 keep-alive at `rate` per second, open loop: the light and
+    /// slow requests of a noisy-neighbour test.
+    pub fn http1_open(addr: SocketAddr, target: &str, rate: u32, connections: usize, duration: Duration) -> Plan {
+        Plan {
+            addr,
+            protocol: Protocol::Http1,
+            connections,
+            streams: 1,
+            mix: vec![Request::get(target)],
+            pace: Pace::Open { rate, duration },
+        }
+    }
+
     fn lanes(&self) -> usize {
         let streams = if self.protocol == Protocol::Http1 { 1 } else { self.streams.max(1) };
         self.connections.max(1) * streams

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use portcullis_loadgen::{Pace, Plan, Protocol, Request};
+use portcullis_loadgen::Plan;
 
 use super::measure::{self, Measured};
 use super::peers::{self, Peer};
@@ -52,8 +52,8 @@ pub fn run(bench: &Bench<'_>, peers: &[Peer]) -> Result<Vec<NoisyRun>, String> {
             let extra = [("cooperative", setup.cooperative.to_string())];
             let mut running = peers::start(bench.programs, setup.peer, "noisy", &extra, bench.launch)?;
             let addr = super::addr(running.port);
-            let light = |length| open(addr, "/bytes/100", LIGHT_RATE, LIGHT_CONNECTIONS, length);
-            let slow = |length| open(addr, "/slow", SLOW_RATE, SLOW_CONNECTIONS, length);
+            let light = |length| Plan::http1_open(addr, "/bytes/100", LIGHT_RATE, LIGHT_CONNECTIONS, length);
+            let slow = |length| Plan::http1_open(addr, "/slow", SLOW_RATE, SLOW_CONNECTIONS, length);
             // Warm-up: connections, pools, and the slow route's plugin instance.
             portcullis_loadgen::run(&[light(Duration::from_millis(500)), slow(Duration::from_millis(500))])?;
             let alone = measure::run(&mut running, &[light(phase)], bench.ticks, bench.origins)?;
@@ -68,16 +68,4 @@ pub fn run(bench: &Bench<'_>, peers: &[Peer]) -> Result<Vec<NoisyRun>, String> {
         }
     }
     Ok(runs)
-}
-
-/// HTTP/1.1 keep-alive, open loop at `rate` per second.
-fn open(addr: std::net::SocketAddr, target: &str, rate: u32, connections: usize, duration: Duration) -> Plan {
-    Plan {
-        addr,
-        protocol: Protocol::Http1,
-        connections,
-        streams: 1,
-        mix: vec![Request::get(target)],
-        pace: Pace::Open { rate, duration },
-    }
 }

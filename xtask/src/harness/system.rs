@@ -80,3 +80,64 @@ pub fn load_elsewhere(period: std::time::Duration, ticks_per_second: u64) -> Res
     let other = (busy()? - busy_before).saturating_sub(own_and_children()? - ours_before);
     Ok(other as f64 / ticks_per_second as f64 / period.as_secs_f64())
 }
+
+/// What `program args` prints on stdout, trimmed, or why it could not run.
+pub fn output(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|e| format!("unknown ({e})"))
+}
+
+/// The report lines every bench starts with: when, on what, from which commit (`-dirty`: the
+/// working tree had changes, and the binaries were built from it).
+pub fn describe(cpus: usize) -> Vec<(&'static str, String)> {
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()))
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    vec![
+        ("date", output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
+        ("machine", format!("{cpus} CPUs, {cpu_model}, Linux {}", output("uname", &["-r"]))),
+        ("commit", output("git", &["describe", "--always", "--dirty"])),
+    ]
+}
+
+/// The proxy under test runs on this CPU...
+pub const PROXY_CPU: u32 = 0;
+/// ...and the origins, the load and the bench itself on this one.
+pub const LOAD_CPU: u32 = 1;
+
+/// How a bench's processes are placed, once the builds (which had both cores) are done.
+pub struct Placement {
+    pub cpus: usize,
+    /// `None`: unpinned (one CPU, or no `taskset`).
+    pub proxy_cpu: Option<u32>,
+    pub load_cpu: Option<u32>,
+    pub ticks_per_second: u64,
+}
+
+/// Moves this process to `LOAD_CPU` and warns (with `tag`) when that fails or when other
+/// processes are busy right now, before minutes of measuring.
+pub fn place(tag: &str) -> Result<Placement, String> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pinned = cpus >= 2 && super::process::pin_self(LOAD_CPU);
+    if !pinned {
+        eprintln!("{tag}: WARNING: cannot pin ({cpus} CPUs, or taskset missing): running unpinned");
+    }
+    let ticks_per_second = cpu::ticks_per_second()?;
+    let elsewhere = load_elsewhere(std::time::Duration::from_secs(1), ticks_per_second)?;
+    if elsewhere > 0.2 {
+        eprintln!(
+            "{tag}: WARNING: other processes are using {:.0}% of a CPU right now; the figures will be \
+             disturbed (each run reports the load it saw)",
+            elsewhere * 100.0
+        );
+    }
+    let (proxy_cpu, load_cpu) = if pinned { (Some(PROXY_CPU), Some(LOAD_CPU)) } else { (None, None) };
+    Ok(Placement { cpus, proxy_cpu, load_cpu, ticks_per_second })
+}
