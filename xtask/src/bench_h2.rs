@@ -26,9 +26,9 @@ mod scenario;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::harness::process;
 use crate::harness::running::Running;
 use crate::harness::system::{self, LOAD_CPU, PROXY_CPU};
-use crate::harness::process;
 use peer::Peer;
 use report::{Idle, Results, Run};
 
