@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use portcullis_loadgen::Protocol;
 
-use crate::harness::process::{self, Guard};
+use crate::harness::origin;
 use crate::harness::system::{self, LOAD_CPU, PROXY_CPU};
 use peers::{Launch, Peer};
 use report::{Results, Run};
@@ -112,8 +112,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
     let plugins = plugin_dir(&dir, &built)?;
     let portcullis = programs.get(Peer::Portcullis).ok_or("no portcullis binary")?.to_path_buf();
-    let (origin_a, port_a) = start_origin(&portcullis, &dir, "origin-a", load_cpu)?;
-    let (origin_b, port_b) = start_origin(&portcullis, &dir, "origin-b", load_cpu)?;
+    let (origin_a, port_a) = origin::start(&portcullis, &dir, "origin-a", load_cpu)?;
+    let (origin_b, port_b) = origin::start(&portcullis, &dir, "origin-b", load_cpu)?;
     let origins = [origin_a.pid(), origin_b.pid()];
     let launch =
         Launch { dir: &dir, origin_a: port_a, origin_b: port_b, pool: POOL, cpu: proxy_cpu, plugins: &plugins };
@@ -235,23 +235,6 @@ fn plugin_dir(dir: &Path, built: &portcullis_testkit::plugins::BuiltPlugins) -> 
 fn copy(file: &Path, into: &Path) -> Result<(), String> {
     let name = file.file_name().ok_or_else(|| format!("{} has no file name", file.display()))?;
     std::fs::copy(file, into.join(name)).map(|_| ()).map_err(|e| format!("cannot copy {}: {e}", file.display()))
-}
-
-/// A demo origin (`portcullis origin`) on a free port, pinned with the load generator.
-fn start_origin(binary: &Path, dir: &Path, name: &str, cpu: Option<u32>) -> Result<(Guard, u16), String> {
-    let mut command = process::pinned(binary, cpu);
-    command
-        .args(["origin", "--listen", "127.0.0.1:0"])
-        .env("PORTCULLIS_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(crate::harness::template::log_file(dir, &format!("{name}.err"))?);
-    let mut origin = Guard::spawn(name, command)?;
-    let stdout = origin.stdout().ok_or("the origin's stdout was not captured")?;
-    let addr = process::await_line(stdout, "demo origin listening on http://", Duration::from_secs(30))
-        .map_err(|e| format!("{name} did not start: {e}"))?;
-    let port = addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).ok_or_else(|| format!("no port in {addr:?}"))?;
-    Ok((origin, port))
 }
 
 /// Versions and topology, for the report.

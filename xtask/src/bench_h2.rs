@@ -100,7 +100,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("portcullis-bench-h2-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let cert = cert::generate(&dir)?;
-    let (origin, origin_port) = portcullis::start_origin(&binary, &dir, load_cpu)?;
+    let (origin, origin_port) = crate::harness::origin::start(&binary, &dir, "origin", load_cpu)?;
     let scenarios = scenario::all(options.smoke);
     let launch = peer::Launch { dir: &dir, cert: &cert, origin: origin_port, cpu: proxy_cpu, pool: options.pool };
     let bench = scenario::Bench { h2load: &h2load, dir: &dir, ticks_per_second: ticks, origin: origin.pid() };

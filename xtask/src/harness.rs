@@ -5,6 +5,7 @@
 pub mod build;
 pub mod cpu;
 pub mod json;
+pub mod origin;
 pub mod process;
 pub mod running;
 pub mod system;

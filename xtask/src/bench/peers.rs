@@ -261,10 +261,7 @@ pub fn start(
             let stdout = gateway.stdout().ok_or("portcullis's stdout was not captured")?;
             let addr = process::await_line(stdout, "portcullis listening on http://", START)
                 .map_err(|e| format!("portcullis did not start: {e} ({errors})"))?;
-            let port = addr
-                .rsplit_once(':')
-                .and_then(|(_, port)| port.parse().ok())
-                .ok_or_else(|| format!("no port in {addr:?}"))?;
+            let port = process::port_of(&addr)?;
             return Ok(Running::new(peer.name(), port, port, gateway, Vec::new()));
         }
     }

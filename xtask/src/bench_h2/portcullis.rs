@@ -28,23 +28,6 @@ pub fn version(binary: &Path) -> String {
         .unwrap_or_else(|e| format!("unknown ({e})"))
 }
 
-/// The demo origin on a free port (it answers with the request head as JSON, ~1 KiB);
-/// returns it with its port. It is a tokio runtime of its own, pinned to `cpu`.
-pub fn start_origin(binary: &Path, dir: &Path, cpu: Option<u32>) -> Result<(Guard, u16), String> {
-    let mut command = process::pinned(binary, cpu);
-    command
-        .args(["origin", "--listen", "127.0.0.1:0"])
-        .env("PORTCULLIS_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log_file(dir, "origin.err")?);
-    let mut origin = Guard::spawn("the demo origin", command)?;
-    let stdout = origin.stdout().ok_or("the origin's stdout was not captured")?;
-    let addr = process::await_line(stdout, "demo origin listening on http://", START)
-        .map_err(|e| format!("the demo origin did not start: {e} (see {})", dir.join("origin.err").display()))?;
-    Ok((origin, port_of(&addr)?))
-}
-
 /// `benches/h2-tls/portcullis.toml`, next to nginx's twin so the two are reviewed together.
 const TEMPLATE: &str = include_str!("../../../benches/h2-tls/portcullis.toml");
 
@@ -77,12 +60,8 @@ pub fn start(binary: &Path, launch: &Launch<'_>) -> Result<Running, String> {
     let stdout = gateway.stdout().ok_or("portcullis's stdout was not captured")?;
     let addr = process::await_line(stdout, "portcullis listening on https://", START)
         .map_err(|e| format!("portcullis did not start: {e} (see {})", dir.join("portcullis.err").display()))?;
-    let port = port_of(&addr)?;
+    let port = process::port_of(&addr)?;
     Ok(Running::new(Peer::Portcullis.name(), port, port, gateway, Vec::new()))
-}
-
-fn port_of(addr: &str) -> Result<u16, String> {
-    addr.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).ok_or_else(|| format!("no port in {addr:?}"))
 }
 
 #[cfg(test)]

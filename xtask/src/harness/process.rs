@@ -163,3 +163,8 @@ pub fn await_line(stdout: impl Read + Send + 'static, prefix: &str, deadline: Du
         }
     })
 }
+
+/// The port of an `ADDR:PORT` a process printed.
+pub fn port_of(addr: &str) -> Result<u16, String> {
+    addr.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).ok_or_else(|| format!("no port in {addr:?}"))
+}
