@@ -26,7 +26,7 @@ mod scenario;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use portcullis_loadgen::Protocol;
+use portcullis_loadgen::{Pace, Protocol};
 
 use crate::harness::origin;
 use crate::harness::system::{self, LOAD_CPU, PROXY_CPU};
@@ -190,7 +190,12 @@ impl Bench<'_> {
             .map_err(|e| format!("{} does not do the {} scenario: {e}", peer.name(), scenario.name()))?;
         let warm = if self.options.smoke { 0.2 } else { 1.0 };
         for (protocol, addr) in [(Protocol::Http1, h1), (Protocol::H2c, h2)] {
-            let plan = measure::plan(addr, protocol, scenario.mix(100), measure::closed(Duration::from_secs_f64(warm)));
+            let plan = measure::plan(
+                addr,
+                protocol,
+                scenario.mix(100),
+                Pace::Closed { duration: Duration::from_secs_f64(warm) },
+            );
             let outcome = portcullis_loadgen::run(&[plan])?.remove(0);
             if !outcome.clean() {
                 return Err(format!(
@@ -204,7 +209,7 @@ impl Bench<'_> {
         let mut runs = Vec::new();
         for (protocol, addr) in [(Protocol::Http1, h1), (Protocol::H2c, h2)] {
             for size in scenario::SIZES {
-                let pace = measure::closed(Duration::from_secs_f64(self.options.seconds));
+                let pace = Pace::Closed { duration: Duration::from_secs_f64(self.options.seconds) };
                 let plan = measure::plan(addr, protocol, scenario.mix(size), pace);
                 let measured = measure::run(&mut running, &[plan], self.ticks, self.origins)?;
                 let run = Run { rep, peer, scenario, protocol, size, measured };

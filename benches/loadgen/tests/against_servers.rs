@@ -8,83 +8,77 @@ use std::time::Duration;
 use portcullis_loadgen::{fetch, run, Pace, Plan, Protocol, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// `/len` (Content-Length), `/chunked`, `/close` (body until the connection ends), `/once`
-/// (`Connection: close`), `/tagged` (with `x-tag`); anything else 404. Each body is `hello`.
-fn http1_server() -> SocketAddr {
+/// A server on a free loopback port, on a thread of its own, running `connection` for each
+/// connection it accepts.
+fn serve<F, Fut>(connection: F) -> SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std({
-                listener.set_nonblocking(true).unwrap();
-                listener
-            })
-            .unwrap();
+        tokio::task::LocalSet::new().block_on(&runtime, async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
-                let (mut stream, _) = listener.accept().await.unwrap();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    loop {
-                        let end = loop {
-                            if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                                break at + 4;
-                            }
-                            let mut chunk = [0u8; 1024];
-                            match stream.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
-                        };
-                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-                        buf.drain(..end);
-                        let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
-                        let (reply, close): (&[u8], bool) = match target.as_str() {
-                            "/len" => (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", false),
-                            "/chunked" => (
-                                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhe\r\n3;x=1\r\nllo\r\n0\r\nt: 1\r\n\r\n",
-                                false,
-                            ),
-                            "/close" => (b"HTTP/1.1 200 OK\r\n\r\nhello", true),
-                            "/once" => (b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello", true),
-                            "/tagged" => (b"HTTP/1.1 200 OK\r\nx-tag: 1\r\ncontent-length: 5\r\n\r\nhello", false),
-                            _ => (b"HTTP/1.1 404 Not Found\r\ncontent-length: 5\r\n\r\nhello", false),
-                        };
-                        if stream.write_all(reply).await.is_err() || close {
-                            return;
-                        }
-                    }
-                });
+                let (stream, _) = listener.accept().await.unwrap();
+                tokio::task::spawn_local(connection(stream));
             }
         });
     });
     addr
 }
 
+/// `/len` (Content-Length), `/chunked`, `/close` (body until the connection ends), `/once`
+/// (`Connection: close`), `/tagged` (with `x-tag`); anything else 404. Each body is `hello`.
+fn http1_server() -> SocketAddr {
+    serve(|mut stream| async move {
+        let mut buf = Vec::new();
+        loop {
+            let end = loop {
+                if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break at + 4;
+                }
+                let mut chunk = [0u8; 1024];
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.drain(..end);
+            let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+            let (reply, close): (&[u8], bool) = match target.as_str() {
+                "/len" => (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", false),
+                "/chunked" => (
+                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhe\r\n3;x=1\r\nllo\r\n0\r\nt: 1\r\n\r\n",
+                    false,
+                ),
+                "/close" => (b"HTTP/1.1 200 OK\r\n\r\nhello", true),
+                "/once" => (b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello", true),
+                "/tagged" => (b"HTTP/1.1 200 OK\r\nx-tag: 1\r\ncontent-length: 5\r\n\r\nhello", false),
+                _ => (b"HTTP/1.1 404 Not Found\r\ncontent-length: 5\r\n\r\nhello", false),
+            };
+            if stream.write_all(reply).await.is_err() || close {
+                return;
+            }
+        }
+    })
+}
+
 /// An h2 server answering every stream `200` with `hello`, or `404` for `/missing`.
 fn h2_server() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                tokio::spawn(async move {
-                    let mut connection = h2::server::handshake(stream).await.unwrap();
-                    while let Some(Ok((request, mut respond))) = connection.accept().await {
-                        let status = if request.uri().path() == "/missing" { 404 } else { 200 };
-                        let response = http::Response::builder().status(status).body(()).unwrap();
-                        let mut send = respond.send_response(response, false).unwrap();
-                        send.send_data(bytes::Bytes::from_static(b"hello"), true).unwrap();
-                    }
-                });
-            }
-        });
-    });
-    addr
+    serve(|stream| async move {
+        let mut connection = h2::server::handshake(stream).await.unwrap();
+        while let Some(Ok((request, mut respond))) = connection.accept().await {
+            let status = if request.uri().path() == "/missing" { 404 } else { 200 };
+            let response = http::Response::builder().status(status).body(()).unwrap();
+            let mut send = respond.send_response(response, false).unwrap();
+            send.send_data(bytes::Bytes::from_static(b"hello"), true).unwrap();
+        }
+    })
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! did.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use portcullis_loadgen::{Latency, Pace, Plan, Protocol, Request};
 
@@ -22,10 +21,6 @@ pub fn plan(addr: SocketAddr, protocol: Protocol, mix: Vec<Request>, pace: Pace)
         Protocol::H2c => (H2_CONNECTIONS, H2_STREAMS),
     };
     Plan { addr, protocol, connections, streams, mix, pace }
-}
-
-pub fn closed(duration: Duration) -> Pace {
-    Pace::Closed { duration }
 }
 
 #[derive(Clone, Debug)]
