@@ -181,6 +181,7 @@ pub fn run_demo(plugin_dir: std::path::PathBuf) -> anyhow::Result<()> {
             }
         }
         let gateway = crate::Gateway::start(config).await?;
+        let mut shutdown = crate::signals::Shutdown::install();
         let gw = gateway.local_addrs().first().copied().ok_or_else(|| anyhow::anyhow!("no listener"))?;
         let tls = gateway.local_addrs().get(1).copied().ok_or_else(|| anyhow::anyhow!("no TLS listener"))?;
         println!("portcullis demo: gateway on http://{gw} and https://{tls}, demo origins on {origins:?}\n");
@@ -199,7 +200,7 @@ pub fn run_demo(plugin_dir: std::path::PathBuf) -> anyhow::Result<()> {
             println!("  curl -s http://{admin}/plugins              # loaded plugins, sha256, phases, failures");
         }
         println!("\nCtrl-C to stop (in-flight requests finish first).");
-        crate::server::wait_for_shutdown_signal().await;
+        shutdown.recv().await;
         gateway.shutdown(std::time::Duration::from_secs(5)).await;
         Ok(())
     })
@@ -221,9 +222,10 @@ pub fn self_signed_certificate(dir: &std::path::Path) -> anyhow::Result<(std::pa
 pub fn run_origin(addr: SocketAddr) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
+        let mut shutdown = crate::signals::Shutdown::install();
         let local = spawn_origin(addr).await?;
         println!("demo origin listening on http://{local}");
-        crate::server::wait_for_shutdown_signal().await;
+        shutdown.recv().await;
         Ok(())
     })
 }

@@ -21,6 +21,7 @@ mod reload;
 pub mod route;
 mod sched;
 pub mod server;
+mod signals;
 mod tls;
 pub mod upstream;
 

@@ -9,28 +9,43 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::signals::Hangup;
 use crate::{Config, Gateway};
 
 const POLL: Duration = Duration::from_secs(1);
 
-/// Runs until the task is dropped.
-pub(crate) async fn on_change(gateway: &Gateway, config_path: &Path) {
-    let mut hangup = hangup_signal();
-    let mut seen = fingerprint(config_path, &watched(gateway));
-    let mut tick = tokio::time::interval(POLL);
-    loop {
-        let why = tokio::select! {
-            _ = tick.tick() => {
-                let now = fingerprint(config_path, &watched(gateway));
-                if now == seen {
-                    continue;
+/// Watches for a reason to reload. Made before the gateway announces itself, so that a
+/// change (or a SIGHUP) right after the "listening" lines is not missed: the baseline
+/// fingerprint and the signal handler are taken here, not on the first poll.
+pub(crate) struct Watcher {
+    config_path: PathBuf,
+    seen: Fingerprint,
+    hangup: Hangup,
+}
+
+impl Watcher {
+    pub(crate) fn new(gateway: &Gateway, config_path: &Path) -> Self {
+        let hangup = Hangup::install();
+        Self { config_path: config_path.to_owned(), seen: fingerprint(config_path, &watched(gateway)), hangup }
+    }
+
+    /// Reloads on every change and SIGHUP; runs until the task is dropped.
+    pub(crate) async fn run(mut self, gateway: &Gateway) {
+        let mut tick = tokio::time::interval(POLL);
+        loop {
+            let why = tokio::select! {
+                _ = tick.tick() => {
+                    let now = fingerprint(&self.config_path, &watched(gateway));
+                    if now == self.seen {
+                        continue;
+                    }
+                    self.seen = now;
+                    "a watched file changed"
                 }
-                seen = now;
-                "a watched file changed"
-            }
-            _ = recv(&mut hangup) => "SIGHUP",
-        };
-        reload(gateway, config_path, why).await;
+                () = self.hangup.recv() => "SIGHUP",
+            };
+            reload(gateway, &self.config_path, why).await;
+        }
     }
 }
 
@@ -67,14 +82,19 @@ fn watched(gateway: &Gateway) -> Watched {
     Watched { plugin_dir: config.server.plugin_dir.clone(), tls_files }
 }
 
-/// Name, size and modification time of the config file, of every `*.wasm` in the plugin
-/// directory and of the TLS files: any change means "reload".
-fn fingerprint(config_path: &Path, watched: &Watched) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+/// Per file: name, size, modification time and inode (a file replaced by a rename, as
+/// certificate renewals do, may keep the size and, within the clock's granularity, the time).
+type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>, u64)>;
+
+/// The config file, every `*.wasm` in the plugin directory and the TLS files: any change
+/// means "reload".
+fn fingerprint(config_path: &Path, watched: &Watched) -> Fingerprint {
     let stat = |path: PathBuf| {
         let meta = std::fs::metadata(&path).ok();
         let len = meta.as_ref().map_or(0, std::fs::Metadata::len);
+        let inode = meta.as_ref().map_or(0, std::os::unix::fs::MetadataExt::ino);
         let modified = meta.and_then(|m| m.modified().ok());
-        (path, len, modified)
+        (path, len, modified, inode)
     };
     let mut files = vec![stat(config_path.to_owned())];
     files.extend(watched.tls_files.iter().cloned().map(stat));
@@ -90,29 +110,4 @@ fn fingerprint(config_path: &Path, watched: &Watched) -> Vec<(PathBuf, u64, Opti
         files.extend(wasm.into_iter().map(stat));
     }
     files
-}
-
-#[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
-#[cfg(not(unix))]
-type Hangup = ();
-
-#[cfg(unix)]
-fn hangup_signal() -> Hangup {
-    use tokio::signal::unix::{signal, SignalKind};
-    signal(SignalKind::hangup()).inspect_err(|err| tracing::warn!(error = %err, "no SIGHUP reloads")).ok()
-}
-
-#[cfg(not(unix))]
-fn hangup_signal() -> Hangup {}
-
-/// The next SIGHUP; never, where there is none.
-async fn recv(hangup: &mut Hangup) {
-    #[cfg(unix)]
-    if let Some(signal) = hangup {
-        signal.recv().await;
-        return;
-    }
-    let _ = hangup;
-    std::future::pending::<()>().await
 }

@@ -376,6 +376,9 @@ pub fn run(path: &std::path::Path, upgrade: bool) -> anyhow::Result<()> {
         };
         let gateway = Gateway::start_with(config, inherited).await?;
         gateway.serve_reloads_from(path);
+        // Before the first line is printed: see `signals`.
+        let mut shutdown = crate::signals::Shutdown::install();
+        let reloads = crate::reload::Watcher::new(&gateway, path);
         // Scripts and tests read these lines to learn the bound ports; the admin line first.
         if let Some(addr) = gateway.admin_addr() {
             println!("portcullis admin on http://{addr} (/metrics /healthz /readyz /plugins /config, POST /reload)");
@@ -398,8 +401,8 @@ pub fn run(path: &std::path::Path, upgrade: bool) -> anyhow::Result<()> {
             }
         };
         tokio::select! {
-            () = wait_for_shutdown_signal() => {}
-            () = crate::reload::on_change(&gateway, path) => {}
+            () = shutdown.recv() => {}
+            () = reloads.run(&gateway) => {}
             () = handovers => {}
         }
         let grace = gateway.snapshot().config().timeouts.drain;
@@ -434,19 +437,4 @@ pub fn runtime(config: &Config) -> anyhow::Result<tokio::runtime::Runtime> {
         builder.worker_threads(workers);
     }
     builder.enable_all().thread_name("portcullis-worker").build().context("cannot start the runtime")
-}
-
-pub async fn wait_for_shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -113,3 +113,27 @@ async fn sigterm_drains_requests_in_flight_and_exits_cleanly() {
     let status = tokio::task::block_in_place(|| gw.exit_status(Duration::from_secs(20)));
     assert!(status.is_some_and(|s| s.success()), "exit status {status:?}");
 }
+
+#[tokio::test]
+async fn signals_sent_as_soon_as_it_says_listening_are_handled() {
+    // Scripts act on the "listening" line at once; a signal that beat its handler would take
+    // the default action (SIGHUP and SIGTERM: die on the spot). Several rounds, as the window
+    // was a matter of scheduling.
+    let origin = Origin::echo().await;
+    let toml = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[upstreams.app]\nendpoints = [\"{}\"]\n[[routes]]\nupstream = \"app\"\n",
+        origin.addr
+    );
+    for _ in 0..5 {
+        let gw = GatewayProcess::start(&toml);
+        gw.signal("HUP");
+        let mut client = gw.client().await;
+        client.send(b"GET /after-hup HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        let response = client.response().await;
+        assert_eq!(response.status, 200, "a SIGHUP reloads; it does not stop the gateway");
+        let mut gw = GatewayProcess::start(&toml);
+        gw.signal("TERM");
+        let status = gw.exit_status(Duration::from_secs(20)).expect("the gateway exits after SIGTERM");
+        assert!(status.success(), "a SIGTERM drains and exits 0, not {status}");
+    }
+}
