@@ -76,6 +76,7 @@ pub(crate) struct Metrics {
     pub request_seconds: Family<RouteLabels, Histogram>,
     pub plugin_call_seconds: Family<PluginPhaseLabels, Histogram>,
     pub plugin_failures: Family<PluginFailureLabels, Counter>,
+    pub plugin_slow_calls: Family<PluginPhaseLabels, Counter>,
     pub reloads: Family<ReloadLabels, Counter>,
     pub connect_errors: Family<UpstreamLabels, Counter>,
     pub retries: Family<RetryLabels, Counter>,
@@ -116,6 +117,12 @@ pub(crate) fn metrics() -> &'static Metrics {
             "Plugin calls that failed, by plugin, phase, kind and the policy applied",
             plugin_failures.clone(),
         );
+        let plugin_slow_calls = Family::default();
+        registry.register(
+            "plugin_slow_calls",
+            "Cooperative plugin calls that ran past a scheduling slice and finished on the slow lane, by plugin and phase",
+            plugin_slow_calls.clone(),
+        );
         let reloads = Family::default();
         registry.register("reloads", "Config and plugin reloads, by outcome", reloads.clone());
         let connect_errors = Family::default();
@@ -138,6 +145,7 @@ pub(crate) fn metrics() -> &'static Metrics {
             request_seconds,
             plugin_call_seconds,
             plugin_failures,
+            plugin_slow_calls,
             reloads,
             connect_errors,
             retries,

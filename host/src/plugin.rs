@@ -10,6 +10,7 @@
 
 mod bindings;
 mod chain;
+mod cooperation;
 mod counters;
 mod dispatch;
 mod engine;

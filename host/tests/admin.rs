@@ -8,28 +8,13 @@ mod support;
 
 use std::net::SocketAddr;
 
-use support::gateway::GatewayProcess;
+use support::gateway::{sample, GatewayProcess};
 use support::{Client, Origin, PluginDir, Response};
-
-async fn admin(gw: &GatewayProcess, method: &str, path: &str) -> Response {
-    let addr: SocketAddr = gw.admin.expect("started with server.admin");
-    let mut client = Client::connect(addr).await;
-    client.send(format!("{method} {path} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\r\n").as_bytes()).await;
-    client.response().await
-}
 
 async fn get(gw: &GatewayProcess, path: &str) -> Response {
     let mut client = gw.client().await;
     client.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()).await;
     client.response().await
-}
-
-/// The value of one sample line of `/metrics` (`name{labels} value`), 0 if absent.
-fn sample(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
-        .map_or(0.0, |value| value.trim().parse().unwrap())
 }
 
 fn config(dir: &PluginDir, origin: &Origin, down: SocketAddr, tag: &str) -> String {
@@ -52,15 +37,15 @@ async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
     let down = support::origin::closed_port().await;
     let gw = GatewayProcess::start(&config(&dir, &origin, down, "before"));
 
-    assert_eq!(admin(&gw, "GET", "/healthz").await.text(), "ok\n");
-    assert_eq!(admin(&gw, "GET", "/readyz").await.status, 200);
-    assert_eq!(admin(&gw, "GET", "/nope").await.status, 404);
-    assert_eq!(admin(&gw, "GET", "/reload").await.status, 405);
+    assert_eq!(gw.admin("GET", "/healthz").await.text(), "ok\n");
+    assert_eq!(gw.admin("GET", "/readyz").await.status, 200);
+    assert_eq!(gw.admin("GET", "/nope").await.status, 404);
+    assert_eq!(gw.admin("GET", "/reload").await.status, 405);
 
     let api = r#"portcullis_requests_total{route="api",method="GET",status="2xx"}"#;
     let traps = r#"portcullis_plugin_failures_total{plugin="probe",phase="on-request",kind="trap",policy="fail-open"}"#;
     let calls = r#"portcullis_plugin_call_duration_seconds_count{plugin="probe",phase="on-request"}"#;
-    let before = admin(&gw, "GET", "/metrics").await;
+    let before = gw.admin("GET", "/metrics").await;
     assert_eq!(before.status, 200);
     assert!(before.header("content-type").unwrap().starts_with("application/openmetrics-text"));
     let before = before.text();
@@ -71,7 +56,7 @@ async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
     }
     assert_eq!(get(&gw, "/trap").await.status, 200, "fail-open: the trapping plugin is skipped");
     assert_eq!(get(&gw, "/down").await.status, 502, "both endpoints refuse");
-    let after = admin(&gw, "GET", "/metrics").await.text();
+    let after = gw.admin("GET", "/metrics").await.text();
     assert_eq!(sample(&after, api) - sample(&before, api), 3.0, "{after}");
     assert_eq!(sample(&after, traps) - sample(&before, traps), 1.0, "{after}");
     assert_eq!(sample(&after, calls) - sample(&before, calls), 4.0, "every on-request call is timed");
@@ -84,14 +69,14 @@ async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
     let listener = format!(r#"portcullis_listener_connections_open{{listener="{}"}}"#, gw.addr);
     assert!(after.contains(&listener), "{after}");
 
-    let plugins: serde_json::Value = serde_json::from_str(&admin(&gw, "GET", "/plugins").await.text()).unwrap();
+    let plugins: serde_json::Value = serde_json::from_str(&gw.admin("GET", "/plugins").await.text()).unwrap();
     assert_eq!(plugins[0]["name"], "probe");
     assert_eq!(plugins[0]["sha256"].as_str().unwrap().len(), 64);
     assert!(plugins[0]["phases"].as_array().unwrap().contains(&"on-request".into()));
     assert!(plugins[0]["failures"].as_u64().unwrap() >= 1);
 
     // The active config, defaults applied, plugin configs redacted.
-    let shown = admin(&gw, "GET", "/config").await.text();
+    let shown = gw.admin("GET", "/config").await.text();
     assert!(!shown.contains("s3cr3t-key"), "{shown}");
     let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(shown["routes"][1]["plugins"][0]["config"], "<redacted>");
@@ -103,15 +88,15 @@ async fn metrics_move_as_requests_flow_and_reload_is_one_post_away() {
 
     // POST /reload reads the config file again; a broken file is refused with the reason.
     std::fs::write(gw.config_path(), config(&dir, &origin, down, "after")).unwrap();
-    let reloaded = admin(&gw, "POST", "/reload").await;
+    let reloaded = gw.admin("POST", "/reload").await;
     assert_eq!((reloaded.status, reloaded.text().as_str()), (200, "reloaded\n"));
     assert_eq!(get(&gw, "/a").await.echoed_header("x-chain"), ["after"]);
     std::fs::write(gw.config_path(), "[server\n").unwrap();
-    let refused = admin(&gw, "POST", "/reload").await;
+    let refused = gw.admin("POST", "/reload").await;
     assert_eq!(refused.status, 500);
     assert!(refused.text().contains("invalid table header"), "{}", refused.text());
     assert_eq!(get(&gw, "/a").await.echoed_header("x-chain"), ["after"]);
-    let metrics = admin(&gw, "GET", "/metrics").await.text();
+    let metrics = gw.admin("GET", "/metrics").await.text();
     assert!(sample(&metrics, r#"portcullis_reloads_total{outcome="ok"}"#) >= 1.0, "{metrics}");
     assert!(sample(&metrics, r#"portcullis_reloads_total{outcome="failed"}"#) >= 1.0, "{metrics}");
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::gateway::GatewayProcess;
+use support::gateway::{sample, GatewayProcess};
 use support::{Client, Origin, PluginDir, TestGateway};
 
 async fn gateway(dir: &PluginDir, origin: &Origin, sandbox: &str, routes: &[(&str, &str)]) -> TestGateway {
@@ -175,4 +175,80 @@ async fn sandbox_overrides_must_name_a_plugin_and_sane_limits() {
     let err = start("[sandbox.plugins.prob]\nmemory = \"8MiB\"").await;
     assert!(err.starts_with("gw.toml:5:1: `sandbox.plugins.prob`: unknown plugin `prob`"), "{err}");
     assert_eq!(start("[sandbox]\ncpu_deadline = \"50ms\"").await, "started");
+}
+
+/// Judged by the wall clock, a call of a fraction of a millisecond that loses its CPU to
+/// another process midway looked slow: it yielded, and the next calls of its config started
+/// on the slow lane, where they starve while the workers are busy (tens of milliseconds
+/// under load). Judged by its thread's CPU time it stays fast however often it is
+/// descheduled, while a call that burns milliseconds still counts as slow.
+#[tokio::test]
+async fn a_fast_call_descheduled_midway_is_not_taken_for_a_slow_one() {
+    let origin = Origin::echo().await;
+    let dir = PluginDir::with(&["probe"]);
+    let toml = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\nworkers = 1\n{}\
+         [upstreams.app]\nendpoints = [\"{}\"]\n\
+         [[routes]]\nmatch = {{ path_prefix = \"/slow\" }}\nupstream = \"app\"\n\
+         plugins = [{{ name = \"probe\", config = {{ spin_ms = 5 }} }}]\n\
+         [[routes]]\nupstream = \"app\"\nplugins = [{{ name = \"probe\", config = {{ spin_us = 200 }} }}]\n",
+        dir.server_keys(),
+        origin.addr
+    );
+    let gw = GatewayProcess::start(&toml);
+    let slow_calls = || async {
+        let metrics = gw.admin("GET", "/metrics").await.text();
+        sample(&metrics, r#"portcullis_plugin_slow_calls_total{plugin="probe",phase="on-request"}"#)
+    };
+
+    // The gateway shares one CPU with two processes that never sleep.
+    let cpu = first_allowed_cpu();
+    let pinned = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", &cpu.to_string(), &gw.pid().to_string()])
+        .output()
+        .unwrap();
+    assert!(pinned.status.success(), "taskset failed: {}", String::from_utf8_lossy(&pinned.stderr));
+    let hogs = [Hog::on(cpu), Hog::on(cpu)];
+    let mut client = gw.client().await;
+    for _ in 0..300 {
+        client.send(b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        assert_eq!(client.response().await.status, 200);
+    }
+    assert_eq!(slow_calls().await, 0.0, "no fast call was taken for a slow one");
+    // Off the hogs' CPU before the slow calls: their rest runs on the slow lane, which
+    // yields to every other thread.
+    drop(hogs);
+
+    for _ in 0..2 {
+        client.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        assert_eq!(client.response().await.status, 200);
+    }
+    assert_eq!(slow_calls().await, 2.0, "each 5 ms call yielded");
+}
+
+/// The first CPU this process may run on.
+fn first_allowed_cpu() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let list = status.lines().find_map(|line| line.strip_prefix("Cpus_allowed_list:")).unwrap();
+    let first: String = list.trim().chars().take_while(char::is_ascii_digit).collect();
+    first.parse().unwrap()
+}
+
+/// A process spinning on one CPU until dropped (killed by its PID).
+struct Hog(std::process::Child);
+
+impl Hog {
+    fn on(cpu: usize) -> Hog {
+        let spin = std::process::Command::new("taskset")
+            .args(["-c", &cpu.to_string(), "sh", "-c", "while :; do :; done"])
+            .spawn();
+        Hog(spin.unwrap())
+    }
+}
+
+impl Drop for Hog {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

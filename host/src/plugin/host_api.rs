@@ -36,7 +36,7 @@ pub(crate) struct CallState {
     pub counters: Arc<Counters>,
     pub limits: wasmtime::StoreLimits,
     /// The state of a cooperative call; `None` in a blocking call.
-    pub cooperation: Option<super::instance::Cooperation>,
+    pub cooperation: Option<super::cooperation::Cooperation>,
 }
 
 impl CallState {

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wasmtime::component::InstancePre;
-use wasmtime::{format_err, Result, UpdateDeadline};
-use wasmtime::{Store, StoreContextMut, StoreLimitsBuilder};
+use wasmtime::{format_err, Result};
+use wasmtime::{Store, StoreLimitsBuilder};
 
 use super::bindings::{self, portcullis::gateway::types as wit, yielding};
+use super::cooperation::Cooperation;
 use super::counters::Counters;
 use super::dispatch::{Args, Call, Returned};
 use super::engine::{Runtime, Sha256Digest};
@@ -21,6 +22,7 @@ use super::{Decision, Phase, PhaseSet, PluginReply};
 use crate::config::{Isolation, PluginSandbox};
 use crate::http1::{RequestHead, ResponseHead};
 use crate::metrics::{metrics, PluginPhaseLabels};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
 /// Idle instances kept per plugin; more than this after a burst are dropped.
@@ -56,6 +58,8 @@ pub(crate) struct LoadedPlugin {
     pub failures: AtomicU64,
     /// Call latency per phase (`Phase as usize`), handles into the metrics family.
     call_seconds: [Histogram; Phase::ALL.len()],
+    /// Cooperative calls that yielded, per phase.
+    slow_calls: [Counter; Phase::ALL.len()],
 }
 
 pub(crate) struct Instance {
@@ -112,6 +116,7 @@ impl LoadedPlugin {
         let indices =
             bindings::PluginIndices::new(&pre).and_then(|blocking| Ok((blocking, yielding::PluginIndices::new(&pre)?)));
         let (blocking_exports, yielding_exports) = indices.map_err(|e| LoadFailure::Trap(e.to_string()))?;
+        let labels = Phase::ALL.map(|phase| PluginPhaseLabels { plugin: checked.name.clone(), phase: phase.name() });
         let mut plugin = LoadedPlugin {
             name: Arc::from(checked.name.as_str()),
             file: checked.file,
@@ -127,10 +132,8 @@ impl LoadedPlugin {
             counters: Arc::new(Counters::default()),
             sandbox,
             failures: AtomicU64::new(0),
-            call_seconds: Phase::ALL.map(|phase| {
-                let labels = PluginPhaseLabels { plugin: checked.name.clone(), phase: phase.name() };
-                metrics().plugin_call_seconds.get_or_create(&labels).clone()
-            }),
+            call_seconds: labels.clone().map(|labels| metrics().plugin_call_seconds.get_or_create(&labels).clone()),
+            slow_calls: labels.map(|labels| metrics().plugin_slow_calls.get_or_create(&labels).clone()),
         };
         let mut first = plugin.instantiate(0..plugin.configs.len())?;
         let phases =
@@ -159,7 +162,7 @@ impl LoadedPlugin {
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_callback(at_epoch_deadline);
+        store.epoch_deadline_callback(super::cooperation::at_epoch_deadline);
         store.set_epoch_deadline(ticks(LOAD_DEADLINE));
         let exports = self
             .pre
@@ -247,8 +250,7 @@ impl LoadedPlugin {
         let budget = ticks(self.sandbox.cpu_deadline);
         if self.sandbox.cooperative {
             // Back to the scheduler at every tick; the budget counts only ticks spent running.
-            let cooperation = Cooperation { ticks_left: budget, slice_started: Instant::now(), yielded: false };
-            instance.store.data_mut().cooperation = Some(cooperation);
+            instance.store.data_mut().cooperation = Some(Cooperation::new(budget));
             instance.store.set_epoch_deadline(1);
         } else {
             instance.store.set_epoch_deadline(budget);
@@ -300,6 +302,9 @@ impl LoadedPlugin {
             call = back;
             let yielded = call.instance.store.data().cooperation.as_ref().is_some_and(|c| c.yielded);
             slow.store(yielded, Ordering::Relaxed);
+            if yielded {
+                self.slow_calls[phase].inc();
+            }
             result
         } else {
             call.blocking(&args)
@@ -351,43 +356,6 @@ impl LoadedPlugin {
         super::host_api::apply_edits(target, outcome.edits)?;
         Ok(Decision::from(outcome.decision))
     }
-}
-
-/// A cooperative call's progress through its budget.
-pub(crate) struct Cooperation {
-    /// Epoch ticks the call may still run into; one more traps it.
-    pub ticks_left: u64,
-    /// When the call last started running: at its start, or when it last yielded.
-    pub slice_started: Instant,
-    /// It gave its thread back at least once: a slow call (see `LoadedPlugin::slow`).
-    pub yielded: bool,
-}
-
-/// A call that straddles a tick after running less than this is a fast call that was
-/// unlucky, not a slow one: it goes on instead of yielding (and moving to the slow lane).
-const MIN_SLICE: Duration = Duration::from_micros(500);
-
-/// Runs when a call reaches its epoch deadline. A blocking call (and `configure`) gets its
-/// whole budget as one deadline, so reaching it means the budget is spent. A cooperative
-/// call gets one tick at a time: at each it yields to the scheduler (once it has run for
-/// `MIN_SLICE`) and goes on with one tick less, the deadline restarting when it resumes, so
-/// time spent waiting for a thread is not counted.
-fn at_epoch_deadline(mut store: StoreContextMut<'_, CallState>) -> Result<UpdateDeadline> {
-    let Some(cooperation) = store.data_mut().cooperation.as_mut() else {
-        return Ok(UpdateDeadline::Interrupt);
-    };
-    if cooperation.ticks_left == 0 {
-        return Ok(UpdateDeadline::Interrupt);
-    }
-    cooperation.ticks_left -= 1;
-    let now = Instant::now();
-    if now - cooperation.slice_started < MIN_SLICE {
-        return Ok(UpdateDeadline::Continue(1));
-    }
-    cooperation.slice_started = now;
-    cooperation.yielded = true;
-    // tokio's yield lets the I/O driver run before this task is polled again.
-    Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
 }
 
 impl LoadedPlugin {

@@ -252,6 +252,22 @@ impl GatewayProcess {
     pub async fn client(&self) -> super::Client {
         super::Client::connect(self.addr).await
     }
+
+    /// A request to its admin listener (`server.admin`).
+    pub async fn admin(&self, method: &str, path: &str) -> super::Response {
+        let addr = self.admin.expect("started with server.admin");
+        let mut client = super::Client::connect(addr).await;
+        client.send(format!("{method} {path} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\r\n").as_bytes()).await;
+        client.response().await
+    }
+}
+
+/// The value of one sample line of `/metrics` (`name{labels} value`), 0 if absent.
+pub fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
 }
 
 impl Drop for GatewayProcess {

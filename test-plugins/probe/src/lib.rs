@@ -41,6 +41,9 @@ pub struct Probe {
     /// on-request burns this many milliseconds of CPU (a slow WAF rule), logging
     /// `spin start` and `spin end` around it.
     spin_ms: Option<u64>,
+    /// on-request burns this many microseconds of CPU, quietly (a fast rule that does real
+    /// work).
+    spin_us: Option<u64>,
     /// on-request counts its calls in guest memory and sets `x-calls` to the count: the
     /// count survives from call to call only while the instance does.
     count_calls: bool,
@@ -93,6 +96,9 @@ impl Plugin for Probe {
             host::log(Level::Warn, "spin start");
             burn(std::time::Duration::from_millis(ms));
             host::log(Level::Warn, "spin end");
+        }
+        if let Some(us) = self.spin_us {
+            burn(std::time::Duration::from_micros(us));
         }
         if self.forever {
             #[allow(clippy::empty_loop)]
