@@ -102,7 +102,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let options = options(args)?;
     // The plugins first: portcullis's scenarios run the repository's own components.
     let built = portcullis_testkit::plugins::build()?;
-    let programs = peers::find(options.smoke)?;
+    let programs = peers::find(options.smoke, &options.peers)?;
     let micro = micro::collect(options.skip_micro)?;
     // Placed only now: the builds above had both cores.
     let placement = system::place("bench")?;

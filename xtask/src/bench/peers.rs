@@ -98,8 +98,9 @@ impl Programs {
 }
 
 /// Finds the Debian peers and builds Pingora's and portcullis's binaries (release; `smoke`:
-/// portcullis alone, in the dev profile the test suite has already built).
-pub fn find(smoke: bool) -> Result<Programs, String> {
+/// portcullis alone, in the dev profile the test suite has already built). Pingora's build,
+/// minutes long, only when `wanted` (`--peers`; empty: every peer) names it.
+pub fn find(smoke: bool, wanted: &[Peer]) -> Result<Programs, String> {
     let mut programs = Programs::default();
     let portcullis = if smoke {
         cargo_build(&["--package", "portcullis"], "portcullis")?
@@ -145,6 +146,10 @@ pub fn find(smoke: bool) -> Result<Programs, String> {
             programs.found.push((Peer::Haproxy, haproxy));
         }
         None => programs.skip(Peer::Haproxy, "haproxy not found (`apt-get install -y haproxy`)".to_owned()),
+    }
+    if !wanted.is_empty() && !wanted.contains(&Peer::Pingora) {
+        println!("bench: Pingora is not in --peers: not built");
+        return Ok(programs);
     }
     let root = portcullis_testkit::plugins::workspace_root();
     let manifest = root.join("benches/peers/pingora/Cargo.toml").display().to_string();
