@@ -9,7 +9,7 @@ mod support;
 use std::net::SocketAddr;
 
 use support::gateway::{sample, GatewayProcess};
-use support::{Client, Origin, PluginDir, Response};
+use support::{Origin, PluginDir, Response};
 
 async fn get(gw: &GatewayProcess, path: &str) -> Response {
     let mut client = gw.client().await;
